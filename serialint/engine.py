@@ -1,0 +1,275 @@
+"""The engine: read, parse once, run every enabled rule in one pass, place and filter findings."""
+
+from __future__ import annotations
+
+import ast
+import io
+import os
+import tokenize
+import warnings
+from dataclasses import dataclass
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, Type, Union
+
+from serialint.config import ConfigError, ConfigResolver, Settings
+from serialint.findings import FileResult, Finding, LintError
+from serialint.index import FileSummary, ProjectIndex, module_name_for_path, module_name_in_memory, summarize
+from serialint.rule import Report, Rule
+from serialint.rules import all_rules
+from serialint.suppression import find_suppressions
+
+
+@dataclass
+class SourceFile:
+    """A file to lint: its display path, and its text once read and decoded."""
+
+    path: str
+    text: Optional[str] = None
+    error: Optional[LintError] = None
+    tree: Optional[ast.Module] = None
+    summary: Optional[FileSummary] = None
+    settings: Optional[Settings] = None
+    module_name: Optional[Tuple[str, bool]] = None  # for stdin: the module the text pretends to be
+
+
+def decode_source(path: str, data: bytes) -> Union[str, LintError]:
+    """Decode like Python does: BOM, then a coding cookie, else UTF-8."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:  # unknown encoding in the coding cookie
+        return LintError(path, f"cannot decode: {exc.msg if hasattr(exc, 'msg') else exc}", 1, 0)
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1)
+        return LintError(path, f"cannot decode as {encoding}: byte 0x{data[exc.start]:02x} is invalid", line, column)
+    except LookupError:
+        return LintError(path, f"cannot decode: unknown encoding {encoding!r}", 1, 0)
+    # Python reads \r\n and lone \r as line ends; libcst keeps them, so positions agree with ast.
+    return text
+
+
+def read_source(path: str) -> Union[str, LintError]:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return LintError(path, "no such file or directory")
+    except IsADirectoryError:
+        return LintError(path, "is a directory, not a Python file")
+    except PermissionError:
+        return LintError(path, "permission denied")
+    except OSError as exc:
+        return LintError(path, f"cannot read: {exc.strerror or exc}")
+    return decode_source(path, data)
+
+
+def parse_for_index(source: SourceFile) -> None:
+    """The cheap `ast` pass: syntax check and the project-index summary."""
+    assert source.text is not None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escape sequences and the like are not ours to report
+            tree = ast.parse(source.text, filename=source.path)
+    except SyntaxError as exc:
+        line = exc.lineno
+        column = (exc.offset - 1) if exc.offset else 0
+        source.error = LintError(source.path, f"syntax error: {exc.msg}", line, max(column, 0))
+        return
+    except ValueError as exc:  # NUL bytes before Python 3.12
+        source.error = LintError(source.path, f"syntax error: {exc}", 1, 0)
+        return
+    except (RecursionError, MemoryError):
+        source.error = LintError(source.path, "syntax error: too deeply nested to parse", 1, 0)
+        return
+    module, is_package = source.module_name or module_name_for_path(source.path)
+    source.tree = tree
+    source.summary = summarize(source.path, tree, module, is_package)
+
+
+class Linter:
+    """Runs the enabled rules over parsed files. One instance serves a whole run."""
+
+    def __init__(self, rules: Optional[Sequence[Type[Rule]]] = None) -> None:
+        self.rule_classes = list(rules) if rules is not None else all_rules()
+        self.rules = [cls() for cls in self.rule_classes]
+        self.codes = [cls.code for cls in self.rule_classes]
+        self.default_codes = [cls.code for cls in self.rule_classes if cls.default_enabled]
+        self._enabled_cache: Dict[Settings, FrozenSet[str]] = {}
+
+    def enabled_codes(self, settings: Settings) -> FrozenSet[str]:
+        cached = self._enabled_cache.get(settings)
+        if cached is None:
+            cached = settings.enabled_codes(self.codes, self.default_codes)
+            self._enabled_cache[settings] = cached
+        return cached
+
+    def lint_file(self, source: SourceFile, index: ProjectIndex) -> FileResult:
+        """Lint one file whose `ast` pass succeeded."""
+        import libcst as cst
+        from libcst.metadata import MetadataWrapper, PositionProvider
+
+        from serialint.model import FileContext
+
+        result = FileResult(source.path)
+        assert source.text is not None and source.summary is not None and source.settings is not None
+        settings = source.settings
+        enabled = self.enabled_codes(settings) - _expand(settings.ignored_for(source.path), self.codes)
+        if not enabled:
+            return result
+        try:
+            module = cst.parse_module(source.text)
+        except cst.ParserSyntaxError as exc:
+            result.errors.append(
+                LintError(source.path, f"syntax error: {exc.message}", exc.raw_line, max(exc.raw_column, 0))
+            )
+            return result
+        except RecursionError:
+            result.errors.append(LintError(source.path, "syntax error: too deeply nested to parse", 1, 0))
+            return result
+
+        ctx = FileContext(source.path, module, source.summary, index, settings)
+        reports: List[Tuple[Type[Rule], Report]] = []
+        for rule in self.rules:
+            if rule.code in enabled:
+                for report in rule.check(ctx):
+                    reports.append((type(rule), report))
+        if not reports:
+            return result
+
+        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        suppressions = find_suppressions(source.text)
+        statement_spans = _statement_spans(positions) if suppressions.by_line else []
+        seen = set()
+        for rule_class, report in reports:
+            start = positions[report.node].start
+            end = positions[report.end_node or report.node].end
+            if suppressions.file_suppresses(rule_class.code):
+                continue
+            first, last = _statement_lines(start.line, end.line, statement_spans)
+            if suppressions.line_suppresses(rule_class.code, first, last):
+                continue
+            key = (rule_class.code, start.line, start.column, report.message)
+            if key in seen:
+                continue
+            seen.add(key)
+            result.findings.append(
+                Finding(
+                    path=source.path,
+                    line=start.line,
+                    column=start.column,
+                    end_line=end.line,
+                    end_column=end.column,
+                    code=rule_class.code,
+                    name=rule_class.name,
+                    message=report.message,
+                    severity=rule_class.severity,
+                    fix=report.fix,
+                )
+            )
+        result.findings.sort(key=Finding.sort_key)
+        return result
+
+
+def _expand(selectors: Iterable[str], codes: Sequence[str]) -> FrozenSet[str]:
+    chosen = tuple(selectors)
+    if not chosen:
+        return frozenset()
+    return frozenset(c for c in codes if any(c.startswith(s) or s == "ALL" for s in chosen))
+
+
+def _statement_spans(positions) -> List[Tuple[int, int]]:  # type: ignore[no-untyped-def]
+    import libcst as cst
+
+    return sorted(
+        (rng.start.line, rng.end.line)
+        for node, rng in positions.items()
+        if isinstance(node, cst.SimpleStatementLine) and rng.end.line > rng.start.line
+    )
+
+
+def _statement_lines(first: int, last: int, spans: Sequence[Tuple[int, int]]) -> Tuple[int, int]:
+    """Widen a finding's lines to the multi-line simple statement holding it (for `# noqa`)."""
+    for start, end in spans:
+        if start <= first <= end:
+            return min(start, first), max(end, last)
+    return first, last
+
+
+@dataclass
+class RunResult:
+    results: List[FileResult]
+    errors: List[LintError]
+
+    @property
+    def findings(self) -> List[Finding]:
+        return [f for r in self.results for f in r.findings]
+
+
+def lint_sources(
+    sources: Sequence[SourceFile],
+    resolver: ConfigResolver,
+    linter: Optional[Linter] = None,
+    extra_index_sources: Sequence[SourceFile] = (),
+) -> RunResult:
+    """Lint already-read sources; `extra_index_sources` only feed the project index."""
+    linter = linter or Linter()
+    errors: List[LintError] = []
+    for source in (*sources, *extra_index_sources):
+        if source.text is None and source.error is None:
+            text = read_source(source.path)
+            if isinstance(text, LintError):
+                source.error = text
+            else:
+                source.text = text
+        if source.error is None:
+            parse_for_index(source)
+    module_bases: List[str] = []
+    for source in sources:
+        if source.error is not None:
+            continue
+        try:
+            source.settings = resolver.for_path(source.path)
+        except ConfigError as exc:
+            source.error = LintError(exc.path, exc.message, exc.line)
+            continue
+        module_bases.extend(source.settings.module_bases)
+    index = ProjectIndex(
+        (s.summary for s in (*sources, *extra_index_sources) if s.summary is not None), module_bases
+    )
+    results: List[FileResult] = []
+    for source in sources:
+        if source.error is not None:
+            errors.append(source.error)
+            continue
+        result = linter.lint_file(source, index)
+        errors.extend(result.errors)
+        results.append(result)
+        source.tree = None  # the ast tree is not needed past the index; free it
+    results.sort(key=lambda r: r.path)
+    errors.sort(key=lambda e: (e.path, e.line or 0, e.column or 0))
+    return RunResult(results, errors)
+
+
+def lint_source(
+    text: str,
+    path: str = "<stdin>.py",
+    settings: Optional[Settings] = None,
+    extra_files: Optional[Dict[str, str]] = None,
+    linter: Optional[Linter] = None,
+) -> RunResult:
+    """Lint one text (with optional other project files given as path -> text), as tests do."""
+    fixed = settings or Settings(root=os.getcwd())
+
+    class _Fixed(ConfigResolver):
+        def for_path(self, path: str) -> Settings:  # noqa: D102 - one settings object for all
+            return fixed
+
+    linter = linter or Linter()
+    resolver = _Fixed(linter.codes)
+    paths = [path, *(extra_files or {})]
+    source = SourceFile(path, text=text, module_name=module_name_in_memory(path, paths))
+    extras = [
+        SourceFile(p, text=t, module_name=module_name_in_memory(p, paths)) for p, t in (extra_files or {}).items()
+    ]
+    return lint_sources([source], resolver, linter, extras)

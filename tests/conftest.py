@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CORPUS = os.path.join(ROOT, "test_corpus")
+SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def corpus_dir() -> str:
+    return CORPUS
