@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import List, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 import click
 
 from serialint import __version__
+from serialint.output import FORMATS
+
+from serialint.findings import LintError
+
+if TYPE_CHECKING:
+    from serialint.config import ConfigResolver
+    from serialint.engine import Linter, SourceFile
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -30,23 +38,30 @@ def main() -> None:
     """Find PyTorch serialization and checkpoint hazards in Python source."""
 
 
-@main.command()
+@main.command(short_help="Lint files and directories.")
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--select", multiple=True, help="Rule codes or prefixes to enable (replaces the configured set).")
-@click.option("--extend-select", multiple=True, help="Rule codes or prefixes to enable in addition.")
-@click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
+@click.option(
+    "--select",
+    metavar="CODES",
+    multiple=True,
+    help="Rule codes or prefixes to enable, comma-separated or repeated (replaces the configured set).",
+)
+@click.option("--extend-select", metavar="CODES", multiple=True, help="Rule codes or prefixes to enable in addition.")
+@click.option("--ignore", metavar="CODES", multiple=True, help="Rule codes or prefixes to disable.")
 @click.option(
     "--output-format",
-    type=click.Choice(["concise", "full", "json", "sarif", "github"]),
+    type=click.Choice(FORMATS),
     default="concise",
     show_default=True,
 )
 @click.option("--statistics", is_flag=True, help="Print the number of findings per rule instead of the findings.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings (errors still exit 2).")
-@click.option("-q", "--quiet", is_flag=True, help="Print findings only, no summary line.")
+@click.option("-q", "--quiet", is_flag=True, help="Print findings and errors only: no summary, no warnings.")
 @click.option("--config", "config_path", type=click.Path(), help="Use this configuration file for every path.")
-@click.option("--stdin-filename", help="The path to report (and configure) when reading source from '-'.")
-@click.option("--force-exclude", is_flag=True, help="Apply exclusions to files named on the command line too.")
+@click.option(
+    "--stdin-filename", metavar="PATH", help="The path to report (and configure) when reading source from '-'."
+)
+@click.option("--force-exclude", is_flag=True, help="Apply exclusions to paths named on the command line too.")
 def check(
     paths: Tuple[str, ...],
     select: Tuple[str, ...],
@@ -60,83 +75,163 @@ def check(
     stdin_filename: Optional[str],
     force_exclude: bool,
 ) -> None:
-    """Lint PATHS (files or directories; default: the current directory; '-' reads stdin)."""
-    from serialint.config import ConfigError, ConfigResolver, check_selector
+    """Lint PATHS: files or directories (default: the current directory); '-' reads standard input."""
+    from serialint.engine import Linter
+
+    linter = Linter()
+    selected = _checked_codes("--select", select, linter.codes)
+    ignored = _checked_codes("--ignore", ignore, linter.codes)
+    extended = _checked_codes("--extend-select", extend_select, linter.codes)
+    if config_path is not None and not os.path.isfile(config_path):
+        problem = "is a directory, not a configuration file" if os.path.isdir(config_path) else "no such file"
+        raise click.BadParameter(f"{config_path}: {problem}", param_hint="'--config'")
+    if not paths:
+        # as ruff does: a --stdin-filename without paths means the source comes from stdin
+        paths = ("-",) if stdin_filename is not None else (".",)
+    try:
+        status = _run_check(
+            linter,
+            paths,
+            CheckOptions(
+                select=selected or None,
+                ignore=ignored,
+                extend_select=extended,
+                output_format=output_format,
+                statistics=statistics,
+                exit_zero=exit_zero,
+                quiet=quiet,
+                config_path=config_path,
+                stdin_filename=stdin_filename,
+                force_exclude=force_exclude,
+            ),
+        )
+    except BrokenPipeError:
+        raise  # click ends quietly when the reader of stdout goes away
+    except Exception as exc:  # a defect must still reach the user as a message, not a traceback
+        click.echo(f"serialint: error: internal error: {type(exc).__name__}: {exc}", err=True)
+        status = EXIT_ERROR
+    sys.exit(status)
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    select: Optional[List[str]]
+    ignore: List[str]
+    extend_select: List[str]
+    output_format: str
+    statistics: bool
+    exit_zero: bool
+    quiet: bool
+    config_path: Optional[str]
+    stdin_filename: Optional[str]
+    force_exclude: bool
+
+
+def _checked_codes(option: str, values: Sequence[str], known: Sequence[str]) -> List[str]:
+    from serialint.config import ConfigError, check_selector
+
+    codes = _split_codes(values)
+    for code in codes:
+        try:
+            check_selector(code, known, option, option)
+        except ConfigError:
+            raise click.BadParameter(f"unknown rule code or prefix '{code}'", param_hint=f"'{option}'") from None
+    return codes
+
+
+def _run_check(linter: Linter, paths: Sequence[str], options: CheckOptions) -> int:
+    """Lint, print, and return the exit status."""
+    from serialint.config import ConfigResolver
     from serialint.discovery import discover
-    from serialint.engine import Linter, SourceFile, lint_sources
-    from serialint.findings import LintError
+    from serialint.engine import SourceFile, lint_sources
     from serialint.output import render
     from serialint.output import statistics as render_statistics
 
-    linter = Linter()
-    selected, ignored, extended = _split_codes(select), _split_codes(ignore), _split_codes(extend_select)
-    for option, values in (("--select", selected), ("--ignore", ignored), ("--extend-select", extended)):
-        for value in values:
-            try:
-                check_selector(value, linter.codes, option, option)
-            except ConfigError:
-                raise click.UsageError(f"{option}: unknown rule code or prefix '{value}'") from None
-    if config_path is not None and not os.path.isfile(config_path):
-        click.echo(f"serialint: error: {config_path}: configuration file not found", err=True)
-        sys.exit(EXIT_ERROR)
-    resolver = ConfigResolver(linter.codes, config_path, selected or None, ignored, extended)
-
+    resolver = ConfigResolver(
+        linter.codes, options.config_path, options.select, options.ignore, options.extend_select
+    )
     errors: List[LintError] = []
     sources: List[SourceFile] = []
-    paths = paths or (".",)
     if "-" in paths:
-        display = stdin_filename or "-"
-        data = sys.stdin.buffer.read()
-        from serialint.engine import decode_source
-
-        text = decode_source(display, data)
-        if isinstance(text, LintError):
-            errors.append(text)
-        else:
-            sources.append(SourceFile(display, text=text))
-        paths = tuple(p for p in paths if p != "-")
+        source = _stdin_source(resolver, options, errors)
+        if source is not None:
+            sources.append(source)
+        paths = [p for p in paths if p != "-"]
     if paths:
-        files, discovery_errors = discover(paths, resolver, force_exclude)
+        files, discovery_errors = discover(paths, resolver, options.force_exclude)
         errors.extend(discovery_errors)
-        sources.extend(SourceFile(os.path.normpath(f)) for f in files)
+        sources.extend(SourceFile(f) for f in files)
 
     run = lint_sources(sources, resolver, linter)
-    errors.extend(run.errors)
+    errors = _unique_errors([*errors, *run.errors])
     findings = sorted(run.findings, key=lambda f: f.sort_key())
-    errors = _unique_errors(errors)
 
     for error in errors:
         click.echo(f"serialint: error: {error.render()}", err=True)
-    if statistics:
+    if not sources and not errors and not options.quiet:
+        click.echo("serialint: warning: no Python files found", err=True)
+    if options.statistics:
         click.echo(render_statistics(findings, linter.rule_classes), nl=False)
     else:
-        texts = {s.path: s.text for s in sources if s.text is not None} if output_format == "full" else None
-        click.echo(render(output_format, findings, errors, linter.rule_classes, texts), nl=False)
-    if not quiet and output_format in ("concise", "full"):
-        count = len(findings)
-        summary = f"Found {count} finding{'s' if count != 1 else ''}" if count else "All checks passed"
-        if errors:
-            summary += f"; {len(errors)} error{'s' if len(errors) != 1 else ''}"
-        click.echo(f"{summary}.", err=True)
+        texts = {s.path: s.text for s in sources if s.text is not None} if options.output_format == "full" else None
+        click.echo(render(options.output_format, findings, errors, linter.rule_classes, texts), nl=False)
+    if not options.quiet and (options.statistics or options.output_format in ("concise", "full")):
+        click.echo(summary_line(len(findings), len(errors)), err=True)
     if errors:
-        sys.exit(EXIT_ERROR)
-    if findings and not exit_zero:
-        sys.exit(EXIT_FINDINGS)
-    sys.exit(EXIT_CLEAN)
+        return EXIT_ERROR
+    if findings and not options.exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
 
 
-def _unique_errors(errors):  # type: ignore[no-untyped-def]
-    seen = set()
-    unique = []
-    for error in errors:
-        key = error.render()
-        if key not in seen:
-            seen.add(key)
-            unique.append(error)
-    return unique
+def _stdin_source(resolver: ConfigResolver, options: CheckOptions, errors: List[LintError]) -> Optional[SourceFile]:
+    """The source read from stdin, named by --stdin-filename; None when it is not to be linted."""
+    from serialint.config import ConfigError
+    from serialint.engine import SourceFile, decode_source
+
+    display = options.stdin_filename or "-"
+    stream = getattr(sys.stdin, "buffer", None)
+    try:
+        data = stream.read() if stream is not None else None
+    except OSError:
+        data = None
+    if data is None:
+        errors.append(LintError(display, "cannot read standard input"))
+        return None
+    if options.force_exclude and options.stdin_filename:
+        try:
+            if resolver.for_path(display).is_excluded_with_parents(display):
+                return None
+        except ConfigError as exc:
+            errors.append(exc.as_lint_error())
+            return None
+    text = decode_source(display, data)
+    if isinstance(text, LintError):
+        errors.append(text)
+        return None
+    return SourceFile(display, text=text)
 
 
-@main.command()
+def summary_line(findings: int, errors: int) -> str:
+    """The closing line on stderr, e.g. `Found 2 findings; 1 error.` or `All checks passed.`"""
+    if findings:
+        text = f"Found {findings} finding{'s' if findings != 1 else ''}"
+    elif errors:
+        text = "No findings"
+    else:
+        return "All checks passed."
+    if errors:
+        text += f"; {errors} error{'s' if errors != 1 else ''}"
+    return f"{text}."
+
+
+def _unique_errors(errors: Sequence[LintError]) -> List[LintError]:
+    """Each error once (a bad configuration is met once per path under it), sorted by path."""
+    unique = {error.render(): error for error in errors}
+    return sorted(unique.values(), key=lambda e: (e.path, e.line or 0, e.column or 0, e.message))
+
+
+@main.command(short_help="Print one rule's documentation.")
 @click.argument("code")
 def rule(code: str) -> None:
     """Print the documentation of one rule (e.g. `serialint rule SER101`)."""
@@ -153,7 +248,7 @@ def rule(code: str) -> None:
     sys.exit(EXIT_ERROR)
 
 
-@main.command(name="rules")
+@main.command(name="rules", short_help="List every rule.")
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def rules_command(output_format: str) -> None:
     """List every rule: code, name, fix availability, and whether it is on by default."""

@@ -132,31 +132,41 @@ def git_root(start: str) -> Optional[str]:
 def discover(
     paths: Sequence[str], resolver: ConfigResolver, force_exclude: bool = False
 ) -> Tuple[List[str], List[LintError]]:
-    """Python files under `paths` (sorted, unique), and errors for paths that do not exist."""
+    """Python files under `paths` (normalised, unique, in walk order), and errors for unusable paths.
+
+    A directory is walked for `*.py` files (a directory named `x.py` is a directory, and walked);
+    excluded and git-ignored entries are skipped while walking. A path named on the command line
+    is linted whatever its name, unless `force_exclude` applies the exclusions to it too.
+    """
     files: List[str] = []
     errors: List[LintError] = []
     gitignore = GitIgnore()
+
+    def unreadable(exc: OSError) -> None:
+        errors.append(LintError(os.path.normpath(exc.filename), f"cannot read directory: {exc.strerror or exc}"))
+
     for path in paths:
-        if not os.path.lexists(path):
-            errors.append(LintError(path, "no such file or directory"))
+        if not os.path.exists(path):
+            message = "broken symbolic link" if os.path.islink(path) else "no such file or directory"
+            errors.append(LintError(path, message))
             continue
         try:
             settings = resolver.for_path(path)
         except ConfigError as exc:
-            errors.append(LintError(exc.path, exc.message, exc.line))
+            errors.append(exc.as_lint_error())
+            continue
+        if force_exclude and settings.is_excluded_with_parents(path):
             continue
         if not os.path.isdir(path):
-            # a file named on the command line is linted even when excluded, unless asked not to
-            if force_exclude and settings.is_excluded(path):
-                continue
             files.append(path)
             continue
+        # .gitignore files count from the repository's root; outside a repository, from the walk's start
         top = git_root(path) or os.path.abspath(path)
-        for directory, dirnames, filenames in os.walk(path):
+        for directory, dirnames, filenames in os.walk(path, onerror=unreadable):
             try:
                 settings = resolver.for_path(directory)
             except ConfigError as exc:
-                errors.append(LintError(exc.path, exc.message, exc.line))
+                errors.append(exc.as_lint_error())
                 dirnames[:] = []
                 continue
             kept = []
@@ -172,16 +182,13 @@ def discover(
                 if not name.endswith(".py"):
                     continue
                 full = os.path.join(directory, name)
+                # FIFOs, sockets and dangling links: reading them would block or fail
+                if not os.path.isfile(full):
+                    continue
                 if settings.is_excluded(full):
                     continue
                 if settings.respect_gitignore and gitignore.ignored(full, False, top):
                     continue
                 files.append(full)
-    seen = set()
-    unique = []
-    for f in files:
-        key = os.path.normpath(f)
-        if key not in seen:
-            seen.add(key)
-            unique.append(f)
-    return unique, errors
+    # `.` and `./a.py` both name a.py: report it once, as `a.py`
+    return list(dict.fromkeys(os.path.normpath(f) for f in files)), errors

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import ast
+import codecs
 import io
 import os
+import re
 import tokenize
 import warnings
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, Type, Union
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, Type, Union
 
 from serialint.config import ConfigError, ConfigResolver, Settings
 from serialint.findings import FileResult, Finding, LintError
 from serialint.index import FileSummary, ProjectIndex, module_name_for_path, module_name_in_memory, summarize
+from serialint.pickled import pickled_class_refs
 from serialint.rule import Report, Rule
 from serialint.rules import all_rules
 from serialint.suppression import find_suppressions
@@ -29,14 +32,21 @@ class SourceFile:
     summary: Optional[FileSummary] = None
     settings: Optional[Settings] = None
     module_name: Optional[Tuple[str, bool]] = None  # for stdin: the module the text pretends to be
+    pickled_refs: FrozenSet[str] = frozenset()  # classes whose instances this file visibly pickles
+
+
+_CODING_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=]", re.MULTILINE)
 
 
 def decode_source(path: str, data: bytes) -> Union[str, LintError]:
     """Decode like Python does: BOM, then a coding cookie, else UTF-8."""
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as exc:  # unknown encoding in the coding cookie
-        return LintError(path, f"cannot decode: {exc.msg if hasattr(exc, 'msg') else exc}", 1, 0)
+    except SyntaxError as exc:
+        if _CODING_COOKIE.search(data[:400]):  # a cookie naming an unknown encoding
+            return LintError(path, f"cannot decode: {exc.msg if hasattr(exc, 'msg') else exc}", 1, 0)
+        # no cookie: detect_encoding gave up on invalid UTF-8 in the first two lines
+        encoding = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -72,12 +82,15 @@ def parse_for_index(source: SourceFile) -> None:
             warnings.simplefilter("ignore")  # invalid escape sequences and the like are not ours to report
             tree = ast.parse(source.text, filename=source.path)
     except SyntaxError as exc:
+        if "\0" in source.text:
+            source.error = _nul_error(source.path, source.text)
+            return
         line = exc.lineno
         column = (exc.offset - 1) if exc.offset else 0
         source.error = LintError(source.path, f"syntax error: {exc.msg}", line, max(column, 0))
         return
-    except ValueError as exc:  # NUL bytes before Python 3.12
-        source.error = LintError(source.path, f"syntax error: {exc}", 1, 0)
+    except ValueError:  # NUL bytes before Python 3.12
+        source.error = _nul_error(source.path, source.text)
         return
     except (RecursionError, MemoryError):
         source.error = LintError(source.path, "syntax error: too deeply nested to parse", 1, 0)
@@ -85,6 +98,14 @@ def parse_for_index(source: SourceFile) -> None:
     module, is_package = source.module_name or module_name_for_path(source.path)
     source.tree = tree
     source.summary = summarize(source.path, tree, module, is_package)
+    source.pickled_refs = frozenset(pickled_class_refs(tree, source.summary, source.text))
+
+
+def _nul_error(path: str, text: str) -> LintError:
+    offset = text.find("\0")
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1)
+    return LintError(path, "syntax error: source contains a NUL byte", line, column)
 
 
 class Linter:
@@ -104,7 +125,9 @@ class Linter:
             self._enabled_cache[settings] = cached
         return cached
 
-    def lint_file(self, source: SourceFile, index: ProjectIndex) -> FileResult:
+    def lint_file(
+        self, source: SourceFile, index: ProjectIndex, pickled: FrozenSet[str] = frozenset()
+    ) -> FileResult:
         """Lint one file whose `ast` pass succeeded."""
         import libcst as cst
         from libcst.metadata import MetadataWrapper, PositionProvider
@@ -128,12 +151,19 @@ class Linter:
             result.errors.append(LintError(source.path, "syntax error: too deeply nested to parse", 1, 0))
             return result
 
-        ctx = FileContext(source.path, module, source.summary, index, settings)
+        ctx = FileContext(source.path, module, source.summary, index, settings, pickled)
         reports: List[Tuple[Type[Rule], Report]] = []
         for rule in self.rules:
             if rule.code in enabled:
-                for report in rule.check(ctx):
-                    reports.append((type(rule), report))
+                try:
+                    for report in rule.check(ctx):
+                        reports.append((type(rule), report))
+                except RecursionError:
+                    result.errors.append(LintError(source.path, f"{rule.code}: too deeply nested to analyse"))
+                except Exception as exc:  # a bug in one rule must not end the run or hide other findings
+                    result.errors.append(
+                        LintError(source.path, f"internal error in {rule.code}: {type(exc).__name__}: {exc}")
+                    )
         if not reports:
             return result
 
@@ -196,6 +226,25 @@ def _statement_lines(first: int, last: int, spans: Sequence[Tuple[int, int]]) ->
     return first, last
 
 
+def pickled_classes(index: ProjectIndex, refs: Iterable[str]) -> FrozenSet[str]:
+    """Project classes whose instances are pickled, with their project base classes.
+
+    A base class's `__init__` stores its attributes on the pickled instance too.
+    """
+    result: Set[str] = set()
+    stack = [index.canonical(ref) for ref in refs]
+    while stack:
+        qualname = stack.pop()
+        if qualname in result:
+            continue
+        found = index.resolve_class(qualname)
+        if found is None:
+            continue
+        result.add(qualname)
+        stack.extend(index.canonical(base) for base in found[1].bases)
+    return frozenset(result)
+
+
 @dataclass
 class RunResult:
     results: List[FileResult]
@@ -231,18 +280,19 @@ def lint_sources(
         try:
             source.settings = resolver.for_path(source.path)
         except ConfigError as exc:
-            source.error = LintError(exc.path, exc.message, exc.line)
+            source.error = exc.as_lint_error()
             continue
         module_bases.extend(source.settings.module_bases)
     index = ProjectIndex(
         (s.summary for s in (*sources, *extra_index_sources) if s.summary is not None), module_bases
     )
+    pickled = pickled_classes(index, (r for s in (*sources, *extra_index_sources) for r in s.pickled_refs))
     results: List[FileResult] = []
     for source in sources:
         if source.error is not None:
             errors.append(source.error)
             continue
-        result = linter.lint_file(source, index)
+        result = linter.lint_file(source, index, pickled)
         errors.extend(result.errors)
         results.append(result)
         source.tree = None  # the ast tree is not needed past the index; free it

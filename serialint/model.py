@@ -6,7 +6,7 @@ One walk over each class body builds it; rules then query it instead of walking 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
+from typing import TYPE_CHECKING, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
@@ -161,10 +161,24 @@ class ClassModel:
     self_calls: List[SelfCall] = field(default_factory=list)
     attr_calls: List[AttrCall] = field(default_factory=list)
 
+    _stores_by_attr: Optional[Dict[str, List[AttrStore]]] = field(default=None, repr=False)
+    _calls_by_name: Optional[Dict[str, List[SelfCall]]] = field(default=None, repr=False)
+
     def stores_of(self, attr: str) -> List[AttrStore]:
-        return [s for s in self.stores if s.attr == attr]
+        # indexed once: classes with thousands of attributes must not make rules quadratic
+        if self._stores_by_attr is None:
+            self._stores_by_attr = {}
+            for store in self.stores:
+                self._stores_by_attr.setdefault(store.attr, []).append(store)
+        return self._stores_by_attr.get(attr, [])
 
     def calls_named(self, *names: str) -> List[SelfCall]:
+        if self._calls_by_name is None:
+            self._calls_by_name = {}
+            for call in self.self_calls:
+                self._calls_by_name.setdefault(call.name, []).append(call)
+        if len(names) == 1:
+            return self._calls_by_name.get(names[0], [])
         return [c for c in self.self_calls if c.name in names]
 
 
@@ -351,8 +365,10 @@ class FileContext:
         summary: FileSummary,
         index: ProjectIndex,
         settings: "Settings",
+        pickled_classes: FrozenSet[str] = frozenset(),
     ) -> None:
         self.path = path
+        self.pickled_classes = pickled_classes
         self.module = module
         self.summary = summary
         self.index = index
@@ -391,8 +407,8 @@ class FileContext:
         return self.index.is_module_class(cls.qualname)
 
     def is_pickled_class(self, cls: ClassModel) -> bool:
-        """Classes whose instances are pickled: Module classes (see the spec's vocabulary)."""
-        return self.is_module_class(cls)
+        """Module classes, and classes whose instances the linted code visibly pickles."""
+        return cls.qualname in self.pickled_classes or self.is_module_class(cls)
 
     def defines_in_hierarchy(self, cls: ClassModel, *method_names: str) -> bool:
         if any(m in cls.methods for m in method_names):

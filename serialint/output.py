@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections import Counter
-from typing import Dict, List, Optional, Sequence, Type
+from pathlib import Path
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Type
+from urllib.parse import quote
 
 from serialint import __version__
 from serialint.findings import Finding, LintError
-from serialint.rule import Rule
+
+if TYPE_CHECKING:
+    from serialint.rule import Rule
 
 FORMATS = ("concise", "full", "json", "sarif", "github")
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def render(
@@ -45,7 +52,10 @@ def render_full(findings: Sequence[Finding], rules: Sequence[Type[Rule]], source
         out.append(concise_line(finding))
         text = sources.get(finding.path)
         if text is not None:
-            lines = lines_cache.setdefault(finding.path, text.splitlines())
+            lines = lines_cache.get(finding.path)
+            if lines is None:
+                # Python's line ends only: str.splitlines also splits at form feeds and U+2028
+                lines = lines_cache[finding.path] = _LINE_END.split(text)
             if 0 < finding.line <= len(lines):
                 source_line = lines[finding.line - 1]
                 gutter = f"{finding.line:>4} | "
@@ -54,8 +64,10 @@ def render_full(findings: Sequence[Finding], rules: Sequence[Type[Rule]], source
                     if finding.end_line == finding.line
                     else len(source_line) - finding.column
                 )
+                # keep tabs in the caret's indent so it lines up under tab-indented code
+                indent = "".join(ch if ch == "\t" else " " for ch in source_line[: finding.column])
                 out.append(f"{gutter}{source_line}")
-                out.append(" " * (len(gutter) - 2) + "| " + " " * finding.column + "^" * max(width, 1))
+                out.append(" " * (len(gutter) - 2) + "| " + indent + "^" * max(width, 1))
         hint = hints.get(finding.code)
         if hint:
             out.append(f"  = help: {hint}")
@@ -108,7 +120,7 @@ def github_line(finding: Finding) -> str:
     return (
         f"::error file={_escape_property(finding.path)},line={finding.line},col={finding.column + 1},"
         f"endLine={finding.end_line},endColumn={finding.end_column + 1},"
-        f"title={_escape_property(finding.code)}::{_escape_data(f'{finding.code} {finding.message}')}"
+        f"title={_escape_property(finding.code)}::{_escape_data(finding.message)}"
     )
 
 
@@ -124,15 +136,19 @@ def render_sarif(findings: Sequence[Finding], errors: Sequence[LintError], rules
     sarif_rules = []
     for rule in rules:
         sections = rule.doc_sections()
+        what = sections.get("What it does", rule.summary).split("\n\n")[0]
         sarif_rules.append(
             {
                 "id": rule.code,
                 "name": rule.name,
-                "shortDescription": {"text": sections.get("What it does", rule.summary).split("\n\n")[0]},
+                "shortDescription": {"text": " ".join(what.split())},
                 "fullDescription": {"text": sections.get("Why is this bad?", rule.summary)},
+                # the documentation itself, since the project publishes no rule pages to link to
                 "help": {"text": rule.documentation(), "markdown": rule.documentation()},
-                "helpUri": rule.help_uri(),
-                "defaultConfiguration": {"level": "error" if rule.severity.value == "error" else "warning"},
+                "defaultConfiguration": {
+                    "enabled": rule.default_enabled,
+                    "level": "error" if rule.severity.value == "error" else "warning",
+                },
                 "properties": {"fix": rule.fix_applicability.value if rule.fix_applicability else "none"},
             }
         )
@@ -145,7 +161,7 @@ def render_sarif(findings: Sequence[Finding], errors: Sequence[LintError], rules
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": _uri(finding.path)},
+                        "artifactLocation": _artifact(finding.path),
                         "region": {
                             "startLine": finding.line,
                             "startColumn": finding.column + 1,
@@ -162,7 +178,7 @@ def render_sarif(findings: Sequence[Finding], errors: Sequence[LintError], rules
     notifications = []
     for error in errors:
         note: dict = {"level": "error", "message": {"text": error.message}}
-        location: dict = {"physicalLocation": {"artifactLocation": {"uri": _uri(error.path)}}}
+        location: dict = {"physicalLocation": {"artifactLocation": _artifact(error.path)}}
         if error.line is not None:
             location["physicalLocation"]["region"] = {"startLine": error.line, "startColumn": (error.column or 0) + 1}
         note["locations"] = [location]
@@ -172,10 +188,12 @@ def render_sarif(findings: Sequence[Finding], errors: Sequence[LintError], rules
             "driver": {
                 "name": "serialint",
                 "version": __version__,
-                "informationUri": "https://github.com/serialint/serialint",
                 "rules": sarif_rules,
             }
         },
+        # libcst counts columns in code points; SARIF's default is UTF-16 code units
+        "columnKind": "unicodeCodePoints",
+        "originalUriBaseIds": {"%SRCROOT%": {"uri": _directory_uri(os.getcwd())}},
         "results": results,
         "invocations": [{"executionSuccessful": not errors, "toolExecutionNotifications": notifications}],
     }
@@ -186,10 +204,16 @@ def render_sarif(findings: Sequence[Finding], errors: Sequence[LintError], rules
     }
 
 
-def _uri(path: str) -> str:
-    from urllib.parse import quote
+def _artifact(path: str) -> dict:
+    """A relative path is relative to %SRCROOT% (the working directory); an absolute one is a file URI."""
+    if os.path.isabs(path):
+        return {"uri": Path(path).as_uri()}
+    return {"uri": quote(path.replace(os.sep, "/")), "uriBaseId": "%SRCROOT%"}
 
-    return quote(path.replace("\\", "/"))
+
+def _directory_uri(path: str) -> str:
+    uri = Path(path).as_uri()
+    return uri if uri.endswith("/") else uri + "/"
 
 
 def statistics(findings: Sequence[Finding], rules: Sequence[Type[Rule]]) -> str:

@@ -98,7 +98,3 @@ class Rule:
         if current is not None:
             sections[current] = "\n".join(lines).strip()
         return sections
-
-    @classmethod
-    def help_uri(cls) -> str:
-        return f"https://serialint.readthedocs.io/en/latest/rules/{cls.code}.html"

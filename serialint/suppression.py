@@ -6,12 +6,16 @@ import io
 import re
 import tokenize
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Optional, Tuple
+from typing import Dict, FrozenSet, Optional, Set, Tuple
 
 # flake8's own grammar: `# noqa`, `# noqa:CODE`, `# noqa: CODE1,CODE2 CODE3`; case-insensitive.
 # A `# noqa:` whose codes do not parse is a bare `# noqa`, as in flake8.
 _NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.I)
-_FILE_NOQA = re.compile(r"^#\s*serialint:\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?\s*$", re.I)
+# `# serialint: noqa`, optionally `: CODES`, optionally followed by an explanation. Unlike a line's
+# `# noqa`, codes that do not parse make the directive void: a typo must not silence a whole file.
+_FILE_NOQA = re.compile(
+    r"^#\s*serialint:\s*noqa(?:(?P<colon>:)\s*(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*)?)?(?=\s|$)", re.I
+)
 _CODE_SPLIT = re.compile(r"[,\s]+")
 
 ALL: FrozenSet[str] = frozenset({"*"})
@@ -40,7 +44,7 @@ class Suppressions:
 
 
 def _matches(code: str, codes: FrozenSet[str]) -> bool:
-    if codes is ALL or "*" in codes:
+    if "*" in codes:
         return True
     return any(code.startswith(prefix) for prefix in codes)
 
@@ -51,13 +55,17 @@ def _parse_codes(text: Optional[str]) -> FrozenSet[str]:
     return frozenset(c.upper() for c in _CODE_SPLIT.split(text.strip()) if c)
 
 
+def _add(by_line: Dict[int, FrozenSet[str]], line: int, codes: FrozenSet[str]) -> None:
+    by_line[line] = by_line.get(line, frozenset()) | codes
+
+
 def find_suppressions(source: str) -> Suppressions:
     """Scan comments (real comment tokens only, never text inside strings)."""
     result = Suppressions()
     lowered = source.lower()
     if "noqa" not in lowered:  # the common case costs one substring search
         return result
-    file_codes: set = set()
+    file_codes: Set[str] = set()
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
     except (tokenize.TokenError, SyntaxError, IndentationError):
@@ -69,20 +77,20 @@ def find_suppressions(source: str) -> Suppressions:
                 previous_line_end = token.end
             continue
         comment = token.string
-        own_line = previous_line_end[0] != token.start[0]
+        line = token.start[0]
         file_match = _FILE_NOQA.match(comment)
-        if file_match and own_line:
+        if file_match:
+            if file_match.group("colon") and not file_match.group("codes"):
+                continue
             codes = _parse_codes(file_match.group("codes"))
-            if codes is ALL:
-                file_codes.add("*")
-            else:
+            if previous_line_end[0] != line:
                 file_codes.update(codes)
+            else:
+                # after code on the same line it is that line's `# noqa`, not the file's
+                _add(result.by_line, line, codes)
             continue
         match = _NOQA.search(comment)
         if match:
-            codes = _parse_codes(match.group("codes"))
-            line = token.start[0]
-            existing = result.by_line.get(line)
-            result.by_line[line] = codes if existing is None or codes is ALL else existing | codes
+            _add(result.by_line, line, _parse_codes(match.group("codes")))
     result.file_codes = frozenset(file_codes)
     return result

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 import importlib.util
 import os
 import sys
@@ -49,8 +51,9 @@ def lint_text(text: str, files: Optional[Dict[str, str]] = None, settings: Optio
     return result.findings
 
 
-def lint_corpus_file(relpath: str) -> List[Finding]:
-    """Findings for one corpus file, linted together with the rest of the corpus."""
+@functools.lru_cache(maxsize=1)
+def corpus_findings() -> Tuple[Finding, ...]:
+    """Every finding of one run over the whole corpus (memoised: oracles ask for it often)."""
     from serialint.config import ConfigResolver
     from serialint.discovery import discover
     from serialint.engine import Linter, SourceFile, lint_sources
@@ -60,8 +63,28 @@ def lint_corpus_file(relpath: str) -> List[Finding]:
     files, errors = discover([CORPUS], resolver)
     assert not errors
     run = lint_sources([SourceFile(f) for f in files], resolver, linter)
+    assert not run.errors, [e.render() for e in run.errors]
+    return tuple(run.findings)
+
+
+def lint_corpus_file(relpath: str) -> List[Finding]:
+    """Findings for one corpus file, linted together with the rest of the corpus."""
     target = os.path.normpath(os.path.join(CORPUS, relpath))
-    return [f for f in run.findings if os.path.normpath(f.path) == target]
+    return [f for f in corpus_findings() if os.path.normpath(f.path) == target]
+
+
+def load_corpus_in_package(relpath: str) -> ModuleType:
+    """Import a corpus module as part of a fresh copy of its package, so relative imports work."""
+    package_rel, _, filename = relpath.rpartition("/")
+    package_dir = os.path.join(CORPUS, package_rel)
+    package = f"corpus_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(
+        package, os.path.join(package_dir, "__init__.py"), submodule_search_locations=[package_dir]
+    )
+    assert spec is not None and spec.loader is not None
+    sys.modules[package] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sys.modules[package])
+    return importlib.import_module(f"{package}.{filename[:-3]}")
 
 
 def positions(findings: List[Finding], code: Optional[str] = None) -> List[Tuple[int, int, str]]:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from typing import Iterator, Union
+from typing import Dict, Iterator, List, Optional, Tuple, Union
+
+import libcst as cst
 
 from serialint.model import AttrStore, FileContext, SelfCall, call_arg, is_name, is_none, mutually_exclusive, string_value
 from serialint.rule import Bad, Expected, Good, Report, Rule
@@ -148,36 +150,37 @@ class Net(Module):
 
     def check(self, ctx: FileContext) -> Iterator[Report]:
         for cls in ctx.module_classes():
-            for call in cls.calls_named("register_buffer"):
+            registrations = cls.calls_named("register_buffer")
+            by_name: Dict[str, List[Tuple[SelfCall, Optional[cst.BaseExpression]]]] = {}
+            for call in registrations:
                 name = string_value(call_arg(call.call, 0, "name"))
-                if name is None or not is_none(call_arg(call.call, 1, "tensor")):
-                    continue
-                assigned_later = any(
-                    (store.value is None or not is_none(store.value)) and not _exclusive(call, store)
-                    for store in cls.stores_of(name)
-                ) or any(
-                    string_value(call_arg(other.call, 0, "name")) == name
-                    and not is_none(call_arg(other.call, 1, "tensor"))
-                    and not _exclusive(call, other)
-                    for other in cls.calls_named("register_buffer")
-                )
-                if not assigned_later:
-                    continue
-                persistent = call_arg(call.call, 2, "persistent")
-                if is_name(persistent, "False"):
-                    message = (
-                        f'buffer "{name}" is registered as None with persistent=False and assigned a tensor '
-                        "later: its value is never saved, so the state_dict round trip silently loses it"
+                if name is not None:
+                    by_name.setdefault(name, []).append((call, call_arg(call.call, 1, "tensor")))
+            for name, calls in by_name.items():
+                for call, tensor in calls:
+                    if not is_none(tensor):
+                        continue
+                    assigned_later = any(
+                        (store.value is None or not is_none(store.value)) and not _exclusive(call, store)
+                        for store in cls.stores_of(name)
+                    ) or any(
+                        not is_none(other_tensor) and not _exclusive(call, other) for other, other_tensor in calls
                     )
-                else:
-                    message = (
-                        f'buffer "{name}" is registered as None and assigned a tensor later: loading a '
-                        "checkpoint saved after the assignment into a fresh instance fails "
-                        f'(Unexpected key(s) in state_dict: "{name}")'
-                    )
-                yield Report(call.call, message)
+                    if assigned_later:
+                        yield Report(call.call, _message(name, call_arg(call.call, 2, "persistent")))
 
 
+def _message(name: str, persistent: Optional[cst.BaseExpression]) -> str:
+    if is_name(persistent, "False"):
+        return (
+            f'buffer "{name}" is registered as None with persistent=False and assigned a tensor '
+            "later: its value is never saved, so the state_dict round trip silently loses it"
+        )
+    return (
+        f'buffer "{name}" is registered as None and assigned a tensor later: loading a '
+        "checkpoint saved after the assignment into a fresh instance fails "
+        f'(Unexpected key(s) in state_dict: "{name}")'
+    )
 
 def _exclusive(call: SelfCall, other: Union[SelfCall, AttrStore]) -> bool:
     return call.method is other.method and mutually_exclusive(call.frames, other.frames)

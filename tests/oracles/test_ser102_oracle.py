@@ -1,0 +1,147 @@
+"""SER102: a tensor in a plain Module attribute is not saved, loaded or converted with the module."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from support import CORPUS, load_corpus, positions  # noqa: E402
+
+pytestmark = pytest.mark.oracle
+
+
+@pytest.fixture(scope="module")
+def corpus_findings():
+    """The corpus linted once, as `lint_corpus_file` does, and read per file."""
+    import os
+
+    from serialint.config import ConfigResolver
+    from serialint.discovery import discover
+    from serialint.engine import Linter, SourceFile, lint_sources
+
+    linter = Linter()
+    resolver = ConfigResolver(linter.codes)
+    files, errors = discover([CORPUS], resolver)
+    assert not errors
+    run = lint_sources([SourceFile(f) for f in files], resolver, linter)
+
+    def of(relpath):
+        target = os.path.normpath(os.path.join(CORPUS, relpath))
+        return [f for f in run.findings if os.path.normpath(f.path) == target]
+
+    return of
+
+
+def test_the_linter_flags_the_corpus_cases(corpus_findings):
+    assert positions(corpus_findings("tensors/random_features.py"), "SER102") == [
+        (17, 9, "SER102"),
+        (18, 9, "SER102"),
+        (31, 9, "SER102"),
+        (32, 9, "SER102"),
+        (46, 9, "SER102"),
+        (47, 9, "SER102"),
+        (66, 9, "SER102"),
+    ]
+    assert positions(corpus_findings("tensors/lazy_calibration.py"), "SER102") == [
+        (17, 9, "SER102"),
+        (36, 13, "SER102"),
+        (37, 13, "SER102"),
+    ]
+
+
+def test_the_linter_leaves_the_negative_files_alone(corpus_findings):
+    assert positions(corpus_findings("tensors/registered_state.py"), "SER102") == []
+    assert positions(corpus_findings("tensors/rotary_cache.py"), "SER102") == []
+
+
+def test_round_trip_silently_keeps_the_fresh_random_projection():
+    corpus = load_corpus("tensors/random_features.py")
+    torch.manual_seed(0)
+    model = corpus.RandomFourierFeatures(4, 8)
+    state = model.state_dict()
+    assert "projection" not in state and "phase" not in state
+    fresh = corpus.RandomFourierFeatures(4, 8)
+    fresh.load_state_dict(state)  # no error...
+    assert not torch.equal(fresh.projection, model.projection)  # ...and the fresh draw is kept
+    x = torch.randn(3, 4)
+    assert not torch.allclose(fresh(x), model(x))
+
+
+def test_round_trip_silently_keeps_fresh_running_statistics():
+    corpus = load_corpus("tensors/random_features.py")
+    model = corpus.RunningNorm(3)
+    for _ in range(5):
+        model(torch.randn(16, 3) * 4 + 10)
+    assert not torch.equal(model.running_mean, torch.zeros(3))
+    fresh = corpus.RunningNorm(3)
+    fresh.load_state_dict(model.state_dict())
+    assert torch.equal(fresh.running_mean, torch.zeros(3))
+    assert torch.equal(fresh.running_var, torch.ones(3))
+
+
+def test_double_and_to_do_not_convert_plain_tensors():
+    corpus = load_corpus("tensors/random_features.py")
+    model = corpus.RandomFourierFeatures(4, 8).double()
+    assert model.projection.dtype == torch.float32
+    norm = corpus.Preprocess().to(torch.float64)
+    assert norm.mean.dtype == torch.float32 and norm.std.dtype == torch.float32
+    with pytest.raises(RuntimeError, match="expected m1 and m2 to have the same dtype, but got: double != float"):
+        model(torch.randn(2, 4, dtype=torch.float64))
+
+
+def test_lazy_value_is_none_again_after_the_round_trip():
+    corpus = load_corpus("tensors/lazy_calibration.py")
+    model = corpus.ActivationScaler()
+    model.calibrate(torch.randn(32, 5) * 3)
+    assert model.scale is not None
+    state = model.state_dict()
+    assert list(state) == []
+    fresh = corpus.ActivationScaler()
+    fresh.load_state_dict(state)  # no error...
+    assert fresh.scale is None  # ...and the calibration is gone
+    x = torch.randn(4, 5) * 3
+    assert not torch.equal(fresh(x), model(x))
+
+
+def test_first_batch_statistics_are_taken_again_from_other_data_after_loading():
+    corpus = load_corpus("tensors/lazy_calibration.py")
+    model = corpus.FirstBatchStandardizer()
+    model(torch.randn(64, 3) * 5 + 2)
+    fresh = corpus.FirstBatchStandardizer()
+    fresh.load_state_dict(model.state_dict())
+    assert fresh.mean is None
+    batch = torch.randn(8, 3)
+    assert not torch.allclose(fresh(batch), model(batch))
+
+
+def test_buffer_form_round_trips_and_converts():
+    corpus = load_corpus("tensors/registered_state.py")
+    model = corpus.RandomFourierFeatures(4, 8)
+    assert set(model.state_dict()) == {"projection", "phase"}
+    fresh = corpus.RandomFourierFeatures(4, 8)
+    fresh.load_state_dict(model.state_dict())
+    assert torch.equal(fresh.projection, model.projection) and torch.equal(fresh.phase, model.phase)
+    x = torch.randn(3, 4)
+    assert torch.equal(fresh(x), model(x))
+    converted = fresh.double()
+    assert converted.projection.dtype == torch.float64 and converted.phase.dtype == torch.float64
+    assert converted(x.double()).dtype == torch.float64
+
+
+def test_assigning_a_tensor_to_a_registered_buffer_keeps_it_registered():
+    corpus = load_corpus("tensors/registered_state.py")
+    model = corpus.ScaledLinear(2, 3)
+    assert {"calls", "offset", "gain", "weight", "bias"} <= set(model.state_dict())
+    assert "temperature" not in model.state_dict()
+
+
+def test_exempt_rotary_cache_is_rebuilt_identically_so_the_round_trip_loses_nothing():
+    corpus = load_corpus("tensors/rotary_cache.py")
+    model = corpus.RotaryEmbedding(8, max_positions=16)
+    assert list(model.state_dict()) == []
+    fresh = corpus.RotaryEmbedding(8, max_positions=16)
+    fresh.load_state_dict(model.state_dict())
+    q, k = torch.randn(2, 10, 8), torch.randn(2, 10, 8)
+    for got, want in zip(fresh(q, k), model(q, k)):
+        assert torch.equal(got, want)
