@@ -151,7 +151,7 @@ class Linter:
             result.errors.append(LintError(source.path, "syntax error: too deeply nested to parse", 1, 0))
             return result
 
-        ctx = FileContext(source.path, module, source.summary, index, settings, pickled)
+        ctx = FileContext(source.path, module, source.summary, index, settings, pickled, source.text)
         reports: List[Tuple[Type[Rule], Report]] = []
         for rule in self.rules:
             if rule.code in enabled:

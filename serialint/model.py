@@ -140,10 +140,13 @@ class MethodModel:
     bindings: Dict[str, List[Optional[cst.BaseExpression]]] = field(default_factory=dict)
     params: Tuple[str, ...] = ()
     outer_names: Set[str] = field(default_factory=set)  # declared global / nonlocal
+    # imported inside the method: bound to what the import names, which `FileContext.qualify`
+    # resolves; never a local value to follow
+    imported: Set[str] = field(default_factory=set)
 
     def single_binding(self, name: str) -> Optional[cst.BaseExpression]:
         """The value of a local name bound exactly once (and not a parameter); else None."""
-        if name in self.params or name in self.outer_names:
+        if name in self.params or name in self.outer_names or name in self.imported:
             return None
         values = self.bindings.get(name)
         if values is None or len(values) != 1:
@@ -185,12 +188,17 @@ class ClassModel:
 class _MethodWalker:
     """Walks one method body and fills the class model; nested scopes are not entered."""
 
-    def __init__(self, cls: ClassModel, method: MethodModel) -> None:
+    def __init__(self, cls: ClassModel, method: MethodModel, walrus: bool) -> None:
         self.cls = cls
         self.method = method
+        self.walrus = walrus  # whether the file holds any `:=` (looking for them costs a walk)
 
     def walk(self, body: Sequence[cst.CSTNode], frames: Tuple[Frame, ...]) -> None:
         for stmt in body:
+            if self.walrus and not isinstance(stmt, (cst.SimpleStatementLine, cst.FunctionDef, cst.ClassDef)):
+                for header in _headers(stmt):
+                    for name in _walrus_targets(header):
+                        self.bind(name, None)
             if isinstance(stmt, cst.SimpleStatementLine):
                 for small in stmt.body:
                     self.small(small, frames)
@@ -219,6 +227,8 @@ class _MethodWalker:
                 self.walk(stmt.body.body, frames + (Frame(stmt, 0),))
             elif isinstance(stmt, cst.Match):
                 for i, case in enumerate(stmt.cases):
+                    for capture in _match_captures(case.pattern):
+                        self.bind(capture, None)
                     self.walk(case.body.body, frames + (Frame(stmt, i),))
             elif isinstance(stmt, cst.FunctionDef):
                 self.method.local_defs[stmt.name.value] = stmt
@@ -250,6 +260,18 @@ class _MethodWalker:
         elif isinstance(small, (cst.Global, cst.Nonlocal)):
             # bound outside this function: its value here is unknown
             self.method.outer_names.update(item.name.value for item in small.names)
+        elif isinstance(small, cst.Import):
+            for alias in small.names:
+                self.bind_import(alias.asname.name if alias.asname else alias.name)
+        elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+            for alias in small.names:
+                self.bind_import(alias.asname.name if alias.asname else alias.name)
+        elif isinstance(small, cst.Del):
+            self.bind_target(small.target, None)
+        if self.walrus and not isinstance(small, (cst.Import, cst.ImportFrom, cst.Global, cst.Nonlocal)):
+            # `(name := value)` anywhere in the statement rebinds `name`
+            for walrus in _walrus_targets(small):
+                self.bind(walrus, None)
 
     def call(self, call: cst.Call, statement: cst.BaseSmallStatement, frames: Tuple[Frame, ...]) -> None:
         func = call.func
@@ -309,6 +331,70 @@ class _MethodWalker:
     def bind(self, name: str, value: Optional[cst.BaseExpression]) -> None:
         self.method.bindings.setdefault(name, []).append(value)
 
+    def bind_import(self, node: cst.BaseExpression) -> None:
+        """An import binds the head of a dotted name (`import a.b` binds `a`)."""
+        while isinstance(node, cst.Attribute):
+            node = node.value
+        if isinstance(node, cst.Name):
+            self.method.imported.add(node.value)
+
+
+class _NameBinders(cst.CSTVisitor):
+    """Names bound inside an expression or pattern: walrus targets, match captures."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: List[str] = []
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        if isinstance(node.target, cst.Name):
+            self.names.append(node.target.value)
+
+    def visit_MatchAs(self, node: cst.MatchAs) -> None:
+        if node.name is not None:
+            self.names.append(node.name.value)
+
+    def visit_MatchStar(self, node: cst.MatchStar) -> None:
+        if node.name is not None:
+            self.names.append(node.name.value)
+
+    def visit_MatchMapping(self, node: cst.MatchMapping) -> None:
+        if node.rest is not None:
+            self.names.append(node.rest.value)
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False  # a lambda's own scope
+
+
+def _headers(stmt: cst.CSTNode) -> List[cst.CSTNode]:
+    """The expressions a compound statement evaluates itself (its bodies are walked on their own)."""
+    if isinstance(stmt, (cst.If, cst.While)):
+        headers: List[cst.CSTNode] = [stmt.test]
+        orelse = stmt.orelse if isinstance(stmt, cst.If) else None
+        while isinstance(orelse, cst.If):  # elif tests
+            headers.append(orelse.test)
+            orelse = orelse.orelse
+        return headers
+    if isinstance(stmt, cst.For):
+        return [stmt.iter]
+    if isinstance(stmt, cst.With):
+        return [item.item for item in stmt.items]
+    if isinstance(stmt, cst.Match):
+        return [stmt.subject]
+    return []
+
+
+def _walrus_targets(small: cst.CSTNode) -> List[str]:
+    binders = _NameBinders()
+    small.visit(binders)
+    return binders.names
+
+
+def _match_captures(pattern: cst.MatchPattern) -> List[str]:
+    binders = _NameBinders()
+    pattern.visit(binders)
+    return binders.names
+
 
 def _param_names(params: cst.Parameters) -> Tuple[str, ...]:
     names = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
@@ -330,7 +416,7 @@ def _decorator_names(node: cst.FunctionDef) -> List[str]:
     return names
 
 
-def build_class_model(node: cst.ClassDef, name: str, qualname: str) -> ClassModel:
+def build_class_model(node: cst.ClassDef, name: str, qualname: str, walrus: bool = True) -> ClassModel:
     cls = ClassModel(node, name, qualname)
     for stmt in _class_body_statements(node):
         if not isinstance(stmt, cst.FunctionDef):
@@ -344,7 +430,7 @@ def build_class_model(node: cst.ClassDef, name: str, qualname: str) -> ClassMode
         # a property setter shares its getter's name: keep the first (usually the getter)
         cls.methods.setdefault(stmt.name.value, method)
         if self_name is not None:
-            _MethodWalker(cls, method).walk(stmt.body.body, ())
+            _MethodWalker(cls, method, walrus).walk(stmt.body.body, ())
     return cls
 
 
@@ -366,8 +452,10 @@ class FileContext:
         index: ProjectIndex,
         settings: "Settings",
         pickled_classes: FrozenSet[str] = frozenset(),
+        text: Optional[str] = None,
     ) -> None:
         self.path = path
+        self.text = text  # the source, when the caller has it (None: unknown)
         self.pickled_classes = pickled_classes
         self.module = module
         self.summary = summary
@@ -397,7 +485,7 @@ class FileContext:
                 name = f"{prefix}{stmt.name.value}"
                 mod = self.summary.module
                 qualname = f"{mod}.{name}" if mod else name
-                self._classes.append(build_class_model(stmt, name, qualname))  # type: ignore[union-attr]
+                self._classes.append(build_class_model(stmt, name, qualname, self.text is None or ":=" in self.text))  # type: ignore[union-attr]
                 self._collect_classes(_class_body_statements(stmt), f"{name}.")
             elif isinstance(stmt, (cst.If, cst.Try)) and not prefix:
                 for sub in _compound_bodies(stmt):

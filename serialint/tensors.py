@@ -6,8 +6,17 @@ only when its kind is certain from the source (a torch factory resolved through 
 imports, a tensor method on a value already known to be a tensor, a class known to the project
 index). Everything else is unknown, and the rules stay silent on unknown values.
 
-The entry points are `tensor_info`/`is_tensor`, `construction`, `class_registrations` and
-`parameter_annotation`; a `Scope` carries the file and the method an expression sits in.
+Entry points:
+
+- `tensor_info` / `is_tensor`: is the expression certainly a tensor, and does it carry data read
+  from a method argument or only a 0-dim constant;
+- `construction`: the Module, Parameter or Buffer the expression certainly builds;
+- `class_registrations` / `hierarchy_registrations`: the buffers and parameters a class (and its
+  Module bases of the same file) registers by name, and whether it registers dynamic names;
+- `saves_state_itself`, `looks_like_cache`: the rules' shared exemptions;
+- `walk` / `method_nodes`: a cheap walk over a method body, done once per file.
+
+A `Scope` carries the file and the method an expression sits in.
 """
 
 from __future__ import annotations
@@ -296,7 +305,7 @@ TENSOR_ONLY_METHODS: FrozenSet[str] = frozenset(
 
 # Reductions that prove an argument of a Module method is an array (a tensor in practice).
 ARGUMENT_REDUCTIONS: FrozenSet[str] = frozenset(
-    ("mean", "std", "var", "sum", "prod", "amax", "amin", "norm", "logsumexp", "cumsum", "square", "sqrt", "exp", "log", "abs")
+    "mean std var sum prod amax amin norm logsumexp cumsum square sqrt exp log abs".split()
 )
 
 # Methods that keep an argument's (unknown) type and data: `x.float()`, `x.to(device)`, `x[0]`.
@@ -625,11 +634,11 @@ def _classify_call(call: cst.Call, scope: Scope, depth: int, pending: Set[str]) 
                 from_argument=_carries_argument(data, scope, depth, pending, any_argument=True),
                 scalar_constant=_maybe_scalar_data(data, scope),
             )
-        if qualified in TORCH_TENSOR_FUNCTIONS or qualified.startswith("torch.nn.init."):
-            if qualified.startswith("torch.nn.init."):
-                # in-place initialisers return their first argument
-                first = _classify(call_arg(call, 0, "tensor"), scope, depth + 1, pending)
-                return first if isinstance(first, TensorInfo) else None
+        if qualified.startswith("torch.nn.init."):
+            # in-place initialisers return the tensor they fill
+            first = _classify(call_arg(call, 0, "tensor"), scope, depth + 1, pending)
+            return first if isinstance(first, TensorInfo) else None
+        if qualified in TORCH_TENSOR_FUNCTIONS:
             from_argument = any(_carries_argument(arg.value, scope, depth, pending) for arg in call.args)
             return TensorInfo(from_argument=from_argument)
     if isinstance(func, cst.Attribute):
@@ -780,7 +789,7 @@ def _is_stateless_project_module(ctx: FileContext, qualified: str) -> bool:
     prefix = f"{module}." if module else ""
     if not qualified.startswith(prefix):
         return False
-    name = qualified[len(prefix) :]
+    name = qualified[len(prefix):]
     summary = ctx.summary.classes.get(name)
     if summary is None or "__init__" in summary.methods:
         return False
@@ -796,7 +805,7 @@ _MODULE_BASE_NAMES: FrozenSet[str] = frozenset(
 # -- what a class registers -------------------------------------------------------------------
 
 _REGISTER_TENSOR_CALLS: FrozenSet[str] = frozenset(("register_buffer", "register_parameter"))
-_REGISTER_ANY_CALLS: FrozenSet[str] = frozenset(("register_buffer", "register_parameter", "register_module", "add_module"))
+_REGISTER_ANY_CALLS: FrozenSet[str] = _REGISTER_TENSOR_CALLS | {"register_module", "add_module"}
 
 
 @dataclass

@@ -261,3 +261,11 @@ def test_modules_of_one_class_with_other_keys():
     assert ser103(code) == [
         (8, 9, message("submodule", "bn", "has different state_dict keys under another condition", keys, SAME))
     ]
+
+
+def test_attributes_a_called_method_sets_are_not_judged():
+    body = "self.head = None\nif flag:\n    self.head = nn.Linear(d, 2)\n"
+    body += 'if flag:\n    self.register_buffer("scale", torch.ones(d))\nself._build(d)\n'
+    build = "\n    def _build(self, d):\n        self.head = nn.Linear(d, 2)\n"
+    build += '        self.register_buffer("scale", None)\n'
+    assert ser103(init(body) + build) == []

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional, Set
+from dataclasses import dataclass
+from typing import Dict, FrozenSet, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from serialint.model import AttrStore, ClassModel, FileContext, is_none
+from serialint.model import AttrStore, ClassModel, FileContext, Frame, is_none
 from serialint.rule import Bad, Expected, Good, Report, Rule
 from serialint.tensors import (
     Scope,
@@ -29,7 +30,9 @@ _FRAMEWORK_ATTRIBUTES = frozenset(("example_input_array",))
 class UnregisteredTensorAttribute(Rule):
     """
     ## What it does
-    Flags a tensor stored as a plain attribute of a Module class, in two forms:
+    Flags a tensor stored in a plain attribute of a Module class instead of a buffer.
+
+    Two forms are reported:
 
     - eager: `__init__` (or a helper only `__init__` calls) stores a tensor, e.g.
       `self.p = torch.zeros(3)`;
@@ -92,13 +95,17 @@ class UnregisteredTensorAttribute(Rule):
     (`self.running = 0.9 * self.running + 0.1 * x.mean(0)` is an update of kept state, and is).
     Lightning's `example_input_array` is a plain tensor on purpose and is not reported.
     In those methods the lazy form is reported only inside a lazy-initialisation block,
-    `if self.q is None:` where `q` is any attribute `__init__` sets to None.
+    `if self.q is None:` where `q` is any attribute `__init__` sets to None (possibly `and`-ed
+    with other conditions; an `or` usually rebuilds a cache on a shape change and is not taken);
+    a method called only from such blocks counts as lazy initialisation, not as per-call.
 
     The lazy form needs `self.p = None` in `__init__` and a value carrying an argument's data
     (`x.mean(0)`, `batch.detach()`, `torch.tensor(values)`): tensors built from factories in
     later methods (hidden states, masks sized from the input) are usually transient and are not
     reported. An eager tensor stored outside `__init__` and its helpers is not reported.
 
+    A class that saves its state itself (it or a base defines `_save_to_state_dict`,
+    `_load_from_state_dict`, `state_dict`, `load_state_dict` or `get_extra_state`) is not checked.
     Names registered anywhere in the class or in its Module base classes of the same file are
     skipped, as are `weight`, `bias`, running statistics and the like on subclasses of torch
     layers. A class whose Module base class lives in another file, or that registers buffers or
@@ -329,17 +336,16 @@ class Doubled(Base):
             registrations = hierarchy_registrations(ctx, cls)
             if registrations is None or registrations.dynamic_tensors or saves_state_itself(ctx, cls):
                 continue
-            roles = _MethodRoles(ctx, cls)
             stores_by_attr: Dict[str, List[AttrStore]] = {}
             for store in cls.stores:
                 stores_by_attr.setdefault(store.attr, []).append(store)
-            lazy_names = _none_in_init(roles, stores_by_attr)
+            roles = _MethodRoles(ctx, cls, stores_by_attr)
             for attr, stores in stores_by_attr.items():
                 if registrations.registers_tensor(attr) or looks_like_cache(attr) or attr in _FRAMEWORK_ATTRIBUTES:
                     continue
                 if any(_recomputed_per_call(roles, s) for s in stores):
                     continue
-                report = _eager(ctx, roles, attr, stores) or _lazy(ctx, roles, attr, stores, lazy_names)
+                report = _eager(ctx, roles, attr, stores) or _lazy(ctx, roles, attr, stores)
                 if report is not None:
                     yield report
 
@@ -359,15 +365,14 @@ def _eager(ctx: FileContext, roles: "_MethodRoles", attr: str, stores: List[Attr
     return None
 
 
-def _lazy(
-    ctx: FileContext, roles: "_MethodRoles", attr: str, stores: List[AttrStore], lazy_names: Set[str]
-) -> Optional[Report]:
-    if attr not in lazy_names:
+def _lazy(ctx: FileContext, roles: "_MethodRoles", attr: str, stores: List[AttrStore]) -> Optional[Report]:
+    if attr not in roles.lazy_names:
         return None
     for store in stores:
         if roles.is_init_time(store.method.name):
             continue
-        if roles.is_per_call(store.method.name) and not _guarded_by_none_check(store, lazy_names):
+        per_call = roles.is_per_call(store.method.name)
+        if per_call and not _in_lazy_block(store.frames, store.method.self_name, roles.lazy_names):
             continue
         info = tensor_info(store.value, Scope(ctx, store.method))
         if info is not None and info.from_argument:
@@ -380,14 +385,14 @@ def _lazy(
     return None
 
 
-def _none_in_init(roles: "_MethodRoles", stores_by_attr: Dict[str, List[AttrStore]]) -> Set[str]:
+def _none_in_init(init_time: FrozenSet[str], stores_by_attr: Dict[str, List[AttrStore]]) -> FrozenSet[str]:
     """Attributes `__init__` sets to None and construction never sets to anything else."""
     names = set()
     for attr, stores in stores_by_attr.items():
-        init_stores = [s for s in stores if roles.is_init_time(s.method.name)]
+        init_stores = [s for s in stores if s.method.name in init_time]
         if any(s.method.name == "__init__" for s in init_stores) and all(is_none(s.value) for s in init_stores):
             names.add(attr)
-    return names
+    return frozenset(names)
 
 
 def _recomputed_per_call(roles: "_MethodRoles", store: AttrStore) -> bool:
@@ -418,21 +423,19 @@ def _unconditional(store: AttrStore) -> bool:
     )
 
 
-def _guarded_by_none_check(store: AttrStore, lazy_names: Set[str]) -> bool:
-    """Inside `if self.<lazy> is None:` (possibly `and`-ed with other conditions): a lazy init.
+def _in_lazy_block(frames: Tuple[Frame, ...], self_name: Optional[str], lazy_names: FrozenSet[str]) -> bool:
+    """Inside `if self.<lazy> is None:` (possibly `and`-ed with other conditions): runs once.
 
     `<lazy>` is any attribute `__init__` sets to None, so `self.std` initialised in the block
     guarded by `self.mean is None` counts too.
     """
-    self_name = store.method.self_name
-    for frame in store.frames:
-        node = frame.node
-        if isinstance(node, cst.If) and frame.branch == 0 and _tests_is_none(node.test, self_name, lazy_names):
-            return True
-    return False
+    return any(
+        isinstance(frame.node, cst.If) and frame.branch == 0 and _tests_is_none(frame.node.test, self_name, lazy_names)
+        for frame in frames
+    )
 
 
-def _tests_is_none(test: cst.BaseExpression, self_name: Optional[str], names: Set[str]) -> bool:
+def _tests_is_none(test: cst.BaseExpression, self_name: Optional[str], names: FrozenSet[str]) -> bool:
     if isinstance(test, cst.BooleanOperation):
         return isinstance(test.operator, cst.And) and (
             _tests_is_none(test.left, self_name, names) or _tests_is_none(test.right, self_name, names)
@@ -452,15 +455,12 @@ def _tests_is_none(test: cst.BaseExpression, self_name: Optional[str], names: Se
 
 
 class _MethodRoles:
-    """Which methods run once at construction and which run on every call."""
+    """Which methods run once at construction, which on every call, and which lazily, once."""
 
-    def __init__(self, ctx: FileContext, cls: ClassModel) -> None:
-        callers: Dict[str, Set[str]] = {}
-        for call in cls.self_calls:
-            if call.name in cls.methods:
-                callers.setdefault(call.name, set()).add(call.method.name)
+    def __init__(self, ctx: FileContext, cls: ClassModel, stores_by_attr: Dict[str, List[AttrStore]]) -> None:
+        calls = _calls_between_methods(ctx, cls)
         callbacks = _callback_methods(ctx, cls)
-        per_call = {
+        seeds = {
             name
             for name in cls.methods
             if name in _PER_CALL_METHODS
@@ -468,29 +468,75 @@ class _MethodRoles:
             or name.endswith(_PER_CALL_SUFFIXES)
             or name in callbacks
         }
-        changed = True
-        while changed:
-            changed = False
-            for name, names in callers.items():
-                if name not in per_call and names & per_call:
-                    per_call.add(name)
-                    changed = True
         init_time = {"__init__"}
         changed = True
         while changed:
             changed = False
-            for name, names in callers.items():
-                if name not in init_time and name not in per_call and names <= init_time:
+            for name, incoming in calls.items():
+                if name not in init_time and name not in seeds and all(c.caller in init_time for c in incoming):
                     init_time.add(name)
                     changed = True
-        self.per_call = frozenset(per_call)
         self.init_time = frozenset(init_time)
+        self.lazy_names = _none_in_init(self.init_time, stores_by_attr)
+        # per-call: the seeds and what they call; a call inside `if self.<lazy> is None:` runs once
+        per_call = set(seeds)
+        lazy_init: Set[str] = set()
+        changed = True
+        while changed:
+            changed = False
+            for name, incoming in calls.items():
+                for call in incoming:
+                    caller = call.caller
+                    guarded = call.frames is not None and _in_lazy_block(call.frames, call.self_name, self.lazy_names)
+                    if caller in per_call and not guarded:
+                        if name not in per_call:
+                            per_call.add(name)
+                            changed = True
+                    elif (caller in per_call or caller in lazy_init) and name not in lazy_init:
+                        lazy_init.add(name)
+                        changed = True
+        self.per_call = frozenset(per_call)
+        self.lazy_init = frozenset(lazy_init - per_call)
 
     def is_per_call(self, name: str) -> bool:
         return name in self.per_call
 
     def is_init_time(self, name: str) -> bool:
         return name in self.init_time
+
+
+@dataclass(frozen=True)
+class _MethodCall:
+    """`self.<method>(...)` inside another method of the class."""
+
+    caller: str
+    self_name: Optional[str]
+    # enclosing control flow, known for calls made as statements; None for calls inside
+    # expressions (`y = self.helper(x)`), which count as unconditional
+    frames: Optional[Tuple[Frame, ...]]
+
+
+def _calls_between_methods(ctx: FileContext, cls: ClassModel) -> Dict[str, List[_MethodCall]]:
+    calls: Dict[str, List[_MethodCall]] = {}
+    recorded: Set[int] = set()
+    for call in cls.self_calls:
+        if call.name in cls.methods:
+            recorded.add(id(call.call))
+            calls.setdefault(call.name, []).append(_MethodCall(call.method.name, call.method.self_name, call.frames))
+    for method in cls.methods.values():
+        if method.self_name is None:
+            continue
+        for node, _, _ in method_nodes(ctx, method):
+            if (
+                isinstance(node, cst.Call)
+                and id(node) not in recorded
+                and isinstance(node.func, cst.Attribute)
+                and isinstance(node.func.value, cst.Name)
+                and node.func.value.value == method.self_name
+                and node.func.attr.value in cls.methods
+            ):
+                calls.setdefault(node.func.attr.value, []).append(_MethodCall(method.name, method.self_name, None))
+    return calls
 
 
 def _callback_methods(ctx: FileContext, cls: ClassModel) -> Set[str]:

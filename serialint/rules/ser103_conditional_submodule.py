@@ -235,18 +235,21 @@ class ConditionalSubmodule(Rule):
     No automatic fix is offered by this rule yet.
 
     ## Known limits
-    Only `__init__` is read, and only values whose keys are known are compared: torch.nn layers,
-    `nn.Parameter`, `register_buffer` / `register_parameter` / `add_module`, literal
-    `nn.Sequential` / `nn.ModuleList` / `nn.ModuleDict` contents, and Module classes defined in
-    the same file. Two branches building modules of other classes (another file's class, a factory
-    call) are never reported, nor is a module built in one branch and left out of the other when
-    its keys are unknown. A branch that leaves the attribute out is not compared when a base class
-    from another file may create it. Creations inside loops and `match` statements, values chosen
-    through a local name bound in several branches (`norm = ...` in each branch, then
-    `self.norm = norm`), and branches whose conditions exclude each other (`if a:` then
-    `if not a:`) are not understood. The finding is placed on the first assignment, in source
-    order, whose keys another configuration lacks, and names the keys that differ as the layer has
-    them when built (a parametrization such as `weight_norm` applied later renames them).
+    Only `__init__` is read: an attribute that a method called from `__init__` also sets is not
+    judged, nor are conditions inside that method. Only values whose keys are known are compared:
+    torch.nn layers, `nn.Parameter`, `register_buffer` / `register_parameter` / `add_module`,
+    literal `nn.Sequential` / `nn.ModuleList` / `nn.ModuleDict` contents, and Module classes
+    defined in the same file. Two branches building modules of other classes (another file's
+    class, a factory call) are never reported, nor is a module of unknown keys built in one branch
+    only. A branch that leaves the attribute out is not compared when a base class from another
+    file or library may create it. Creations inside loops and `match` statements, and values
+    chosen through a local name bound in several branches (`norm = ...` in each branch, then
+    `self.norm = norm`), are not followed. Every branch is taken as reachable: conditions that
+    exclude each other (`if kind == "a":` then `if kind == "b":`, with no path creating neither)
+    can still be reported as leaving the attribute out. The finding is placed on the first
+    assignment, in source order, whose keys another configuration lacks, and names those keys as
+    the layer has them when built (a parametrization such as `weight_norm` applied later renames
+    them).
     """
 
     code = "SER103"
@@ -503,7 +506,7 @@ class Head(nn.Module):
             init = cls.methods.get("__init__")
             if init is None or init.self_name is None:
                 continue
-            analysis = _InitAnalysis(ctx, cls, init, known_keys)
+            analysis = _InitAnalysis(ctx, cls, init, known_keys, _scan_init(init.node).has_return)
             for attr in analysis.attributes():
                 report = analysis.finding(attr)
                 if report is not None:
@@ -551,21 +554,37 @@ def _is_literal(node: cst.BaseExpression) -> bool:
     return is_name(node, "True") or is_name(node, "False")
 
 
-class _DelFinder(cst.CSTVisitor):
+class _InitStatements(cst.CSTVisitor):
+    """Whether `__init__` deletes anything, and whether it returns early (nested scopes excluded)."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.found = False
+        self.has_del = False
+        self.has_return = False
 
     def visit_Del(self, node: cst.Del) -> bool:
-        self.found = True
+        self.has_del = True
+        return False
+
+    def visit_Return(self, node: cst.Return) -> bool:
+        self.has_return = True
+        return False
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
         return False
 
 
-def _has_del(node: cst.CSTNode) -> bool:
+def _scan_init(init: cst.FunctionDef) -> _InitStatements:
     # a plain visitor: libcst.matchers costs most of a second to import
-    finder = _DelFinder()
-    node.visit(finder)
-    return finder.found
+    scan = _InitStatements()
+    init.body.visit(scan)
+    return scan
 
 
 def _prefixed(prefix: str, keys: Sequence[str]) -> Tuple[str, ...]:
@@ -603,16 +622,12 @@ class _ClassKeys:
         init = cls.methods.get("__init__")
         if init is None or init.self_name is None or not self.ctx.is_module_class(cls):
             return ()
-        if _has_del(init.node):
+        scan = _scan_init(init.node)
+        if scan.has_del:
             return ()  # a deleted attribute drops its keys
-        analysis = _InitAnalysis(self.ctx, cls, init, self)
-        # a helper called from __init__ may replace what __init__ built
-        helpers = {c.name for c in cls.self_calls if c.method is init and c.name in cls.methods}
-        replaced = {s.attr for s in cls.stores if s.method.name in helpers}
+        analysis = _InitAnalysis(self.ctx, cls, init, self, scan.has_return)
         keys: List[str] = []
         for attr in analysis.attributes():
-            if attr in replaced:
-                continue
             variants = analysis.outcomes(attr)
             if variants is None:
                 continue
@@ -624,15 +639,29 @@ class _ClassKeys:
 class _InitAnalysis:
     """What each attribute of one class may hold when `__init__` returns."""
 
-    def __init__(self, ctx: FileContext, cls: ClassModel, init: MethodModel, class_keys: _ClassKeys) -> None:
+    def __init__(
+        self, ctx: FileContext, cls: ClassModel, init: MethodModel, class_keys: _ClassKeys, has_return: bool
+    ) -> None:
         self.ctx = ctx
         self.cls = cls
         self.init = init
         self.class_keys = class_keys
         self.variants: List[_Variant] = []
         self.events: Dict[int, List[_Event]] = {}  # id of the small statement or call -> events
-        self.order: List[str] = []
+        self.order: Dict[str, None] = {}  # attributes in source order (a dict: O(1) membership)
+        # attributes whose every creation is unconditional with one possible value: their outcome
+        # is the last creation, no walk needed (see `outcomes`); (event key, value index) pairs,
+        # or None once an attribute has a conditional or many-valued creation
+        self.straight: Dict[str, Optional[List[Tuple[int, int]]]] = {}
+        self._top_order: Optional[Dict[int, int]] = None
+        self.has_return = has_return
         self.in_loop: Set[str] = set()
+        # a method that __init__ calls may create or replace attributes too: those are not judged
+        called = {c.name for c in cls.self_calls if c.method is init and c.name in cls.methods}
+        self.set_elsewhere: Set[str] = {s.attr for s in cls.stores if s.method.name in called}
+        for call in cls.self_calls:
+            if call.method.name in called and call.name in _REGISTRATIONS:
+                self.set_elsewhere.add(string_value(call_arg(call.call, 0, "name")) or "")
         for store in cls.stores:
             if store.method is init:
                 variants = self._value_variants(store.value, store.node, 0)
@@ -644,18 +673,39 @@ class _InitAnalysis:
                     self._add(attr, id(call.call), self._registration(call.name, call.call), call.frames)
 
     def _add(self, attr: str, key: int, variants: List[_Variant], frames: Sequence[Frame]) -> None:
-        if attr not in self.order:
-            self.order.append(attr)
         if any(isinstance(f.node, (cst.For, cst.While, cst.Match)) for f in frames):
             self.in_loop.add(attr)
         indices = []
         for variant in variants:
             indices.append(len(self.variants))
             self.variants.append(variant)
+        self.order[attr] = None
+        simple = len(indices) == 1 and not frames
+        if attr not in self.straight:
+            self.straight[attr] = [(key, indices[0])] if simple else None
+        elif self.straight[attr] is not None:
+            if simple:
+                self.straight[attr].append((key, indices[0]))  # type: ignore[union-attr]
+            else:
+                self.straight[attr] = None
         self.events.setdefault(key, []).append(_Event(attr, tuple(indices)))
 
     def attributes(self) -> List[str]:
         return list(self.order)
+
+    def _top_level_order(self) -> Dict[int, int]:
+        """Source position of each top-level small statement of `__init__` (the keys `_apply` uses)."""
+        if self._top_order is None:
+            self._top_order = {}
+            position = 0
+            for stmt in self.init.node.body.body:
+                if isinstance(stmt, cst.SimpleStatementLine):
+                    for small in stmt.body:
+                        self._top_order[id(small)] = position
+                        if isinstance(small, cst.Expr):
+                            self._top_order[id(small.value)] = position
+                        position += 1
+        return self._top_order
 
     # -- values ------------------------------------------------------------------------------
     def _registration(self, name: str, call: cst.Call) -> List[_Variant]:
@@ -780,8 +830,16 @@ class _InitAnalysis:
     # -- control flow ------------------------------------------------------------------------
     def outcomes(self, attr: str) -> Optional[List[_Variant]]:
         """Every value the attribute may hold when `__init__` returns, in source order; None if unknown."""
-        if attr in self.in_loop:
+        if attr in self.in_loop or attr in self.set_elsewhere:
             return None
+        straight = self.straight.get(attr)
+        if straight is not None and not self.has_return:
+            # every creation runs on every path that builds a model (a `raise` only drops paths):
+            # the last one in source order wins
+            order = self._top_level_order()
+            if all(key in order for key, _ in straight):
+                last = max(straight, key=lambda event: order[event[0]])
+                return [self.variants[last[1]]]
         fallthrough, returned = self._walk(attr, self.init.node.body.body, frozenset({-1}))
         final = fallthrough | returned
         variants: List[_Variant] = []
@@ -821,7 +879,9 @@ class _InitAnalysis:
             elif isinstance(stmt, (cst.Try, cst.TryStar)):
                 body_end, more = self._walk(attr, stmt.body.body, current)
                 returned |= more
-                ends = frozenset()
+                # a handler starts from the state before the `try`: what fails is usually its
+                # first statement (the import), and fewer paths mean fewer guessed differences
+                ends: FrozenSet[int] = frozenset()
                 for handler in stmt.handlers:
                     handler_end, more = self._walk(attr, handler.body.body, current)
                     ends |= handler_end

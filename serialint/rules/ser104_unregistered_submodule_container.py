@@ -31,7 +31,7 @@ _REGISTERING_METHODS = frozenset(("add_module", "register_module", "register_par
 
 # Builtins that read a container without keeping its members anywhere.
 _READING_BUILTINS = frozenset(
-    ("len", "enumerate", "zip", "reversed", "iter", "sorted", "range", "print", "isinstance", "any", "all", "repr", "str")
+    "len enumerate zip reversed iter sorted range print isinstance any all repr str".split()
 )
 
 _FIXES = {
@@ -56,7 +56,9 @@ class UnregisteredSubmoduleContainer(Rule):
     """
     ## What it does
     Flags Modules or Parameters held in a plain `list`, `tuple` or `dict` attribute of a Module
-    class: built in place (`self.layers = [nn.Linear(d, d) for _ in range(n)]`,
+    class.
+
+    The members may be built in place (`self.layers = [nn.Linear(d, d) for _ in range(n)]`,
     `self.heads = {"cls": nn.Linear(d, k)}`), built in a local and stored (`blocks = []`,
     `blocks.append(Block(cfg))`, `self.blocks = blocks`), or added later
     (`self.ws = []`, `self.ws.append(nn.Parameter(...))`, `self.heads[name] = nn.Linear(...)`).
@@ -107,8 +109,10 @@ class UnregisteredSubmoduleContainer(Rule):
     is fine and not reported. When the class hands the container to a call that may register
     its members (`nn.Sequential(*self.layers)`), stores one of its members on another attribute,
     registers Modules or Parameters under names not written in the source
-    (`add_module(f"layer{i}", m)`, `setattr(self, name, m)`), or assigns the attribute anything
-    other than a plain container, nothing is reported for that attribute (or class). A local
+    (`add_module(f"layer{i}", m)`, `setattr(self, name, m)`), saves its state itself (defines
+    `_save_to_state_dict`, `state_dict`, `get_extra_state`, … here or in a base), or assigns the
+    attribute anything other than a plain container, nothing is reported for that attribute (or
+    class). A local
     list is followed only when it is used for nothing but adding members and being stored.
     """
 
@@ -482,7 +486,7 @@ class _ClassUses:
                         attr = _self_attribute(target.target.value, self_name)
                         if attr is not None:
                             self.item_stores.setdefault(attr, []).append((method, node.value))
-                    elif _self_attribute(target.target, self_name) is not None and isinstance(node.value, cst.Subscript):
+                    elif isinstance(node.value, cst.Subscript) and _self_attribute(target.target, self_name):
                         # `self.first = self.layers[0]`: that member is registered under another name
                         root = _container_root(node.value, self_name)
                         if root is not None:

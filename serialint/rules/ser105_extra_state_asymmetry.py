@@ -105,9 +105,10 @@ def _collect_defined(body: Sequence[cst.CSTNode], names: Dict[str, cst.CSTNode])
 class ExtraStateAsymmetry(Rule):
     """
     ## What it does
-    Flags a Module class that defines `get_extra_state` without `set_extra_state`, or
-    `set_extra_state` without `get_extra_state`, where no base class of the project supplies the
-    other half. One finding per class, on the method it does define.
+    Flags a Module class that defines only one of `get_extra_state` and `set_extra_state`.
+
+    The other half may come from a base class of the project; then nothing is reported. One
+    finding per class, on the method it does define.
 
     ## Why is this bad?
     torch writes `"_extra_state"` into `state_dict()` only when `get_extra_state` is overridden,

@@ -43,11 +43,12 @@ def registers_load_hook(cls: ClassModel) -> bool:
 class ExtraStateWithoutCompatHook(Rule):
     """
     ## What it does
-    Flags a Module class that defines `get_extra_state` (with `set_extra_state` beside it or in a
-    base class) when nothing supplies `"_extra_state"` for checkpoints written before the class
-    had extra state: no load_state_dict hook is registered and neither `_load_from_state_dict`
-    nor `load_state_dict` is overridden, in the class or its project bases. One finding per
-    class, on `get_extra_state`.
+    Flags a Module class with extra state that nothing supplies for checkpoints written before it.
+
+    The class defines `get_extra_state` (with `set_extra_state` beside it or in a base class),
+    no load_state_dict hook is registered, and neither `_load_from_state_dict` nor
+    `load_state_dict` is overridden, in the class or its project bases. One finding per class, on
+    `get_extra_state`.
 
     ## Why is this bad?
     Once `set_extra_state` is overridden, a strict `load_state_dict` requires the key. Every

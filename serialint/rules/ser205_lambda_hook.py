@@ -404,7 +404,9 @@ class _Analysis:
 class LambdaHook(Rule):
     """
     ## What it does
-    Flags a local function — a lambda, a `def` nested in a function or method, the function a
+    Flags a local function passed to a Module hook registration.
+
+    A local function is a lambda, a `def` nested in a function or method, the function a
     factory of the same file returns (`make_hook(name)`, `self._make_hook(name)`), or a
     `functools.partial` of one of these — passed to a Module hook registration: forward, forward
     pre, (full) backward, state_dict and load_state_dict hooks. Registrations on `self` in a Module

@@ -6,8 +6,9 @@ from typing import Dict, FrozenSet, Iterator, List, Optional, Set, Tuple
 import libcst as cst
 
 from serialint.flow import FileFlow, Point, ScopeKind, file_flow, qualified_callee, source_text
+from serialint.flow import Scope as FlowScope
 from serialint.functions import FunctionAnalysis, LocalFunction, Scope, function_analysis
-from serialint.model import FileContext, call_arg, is_none, string_value
+from serialint.model import ClassModel, FileContext, MethodModel, call_arg, is_none, string_value
 from serialint.pickled import DATALOADERS
 from serialint.rule import Bad, Expected, Good, Report, Rule
 
@@ -62,15 +63,19 @@ class _Sink:
 class LambdaToWorker(Rule):
     """
     ## What it does
-    Flags a local function (a lambda, a `def` nested in a function or method, a closure returned
-    by a factory of the same file, `functools.partial` over one of those, or a lambda bound to a
-    module-level name) handed to another process:
+    Flags a local function handed to another process through a `DataLoader` with workers, a
+    process pool, `Process(target=...)` or `torch.multiprocessing.spawn`.
+
+    Local functions: a lambda, a `def` nested in a function or method, a closure returned by a
+    factory of the same file, `functools.partial` over one of those, or a lambda bound to a
+    module-level name. The places recognised:
     - `collate_fn=` / `worker_init_fn=` of a `DataLoader` whose `num_workers` may be non-zero
       (absent or a literal `0` means no workers; any other value or expression may start some);
     - the function of `map`, `imap`, `imap_unordered`, `starmap`, `apply`, `apply_async` (and
       their `_async` forms) on a `multiprocessing` pool, and of `submit` / `map` on a
-      `concurrent.futures.ProcessPoolExecutor`, including pools bound with `with ... as pool`,
-      stored on `self`, or made from `get_context(...)`; also their `initializer=`;
+      `concurrent.futures.ProcessPoolExecutor`: the pool built in place, bound to a name (also
+      with `with ... as pool`), stored on `self` in `__init__`, or made from `get_context(...)`;
+      also their `initializer=`;
     - `Process(target=...)` (`multiprocessing`, `torch.multiprocessing`, or a context's `Process`);
     - `torch.multiprocessing.spawn(fn, ...)` and `torch.multiprocessing.start_processes(fn, ...)`.
 
@@ -121,16 +126,20 @@ class LambdaToWorker(Rule):
     No automatic fix is offered by this rule yet.
 
     ## Known limits
-    A pool, executor or function received as a parameter, or a name bound more than once, is not
-    followed; nor are `**kwargs` given to a `DataLoader` (they may hold `num_workers`), pools
-    chosen by a conditional expression, or `DataLoader` subclasses. An explicit `fork` start
-    method (`multiprocessing_context="fork"`, `get_context("fork")`, `start_method="fork"`, or a
-    `set_start_method("fork")` anywhere in the same file) silences the start-method-dependent
-    cases; one set in another file is not seen. A start method given as an expression is taken
-    as possibly spawn. A lambda written inside a comprehension or another lambda is not
-    reported (its `__qualname__` differs between Python versions). A module-level `def` that
-    only exists under `if __name__ == "__main__":` is not reported, although spawned children do
-    not define it either.
+    Only values that can be followed are judged; otherwise the rule stays silent. Not followed:
+    a pool, executor or function received as a parameter; a function name bound more than once
+    in its function; a pool name whose binding at the call is not certain (rebound in a branch or
+    a loop) or that is chosen by a conditional expression (`ProcessPoolExecutor() if p else
+    ThreadPoolExecutor()`); `**kwargs` given to a `DataLoader` (they may hold `num_workers`);
+    `DataLoader` subclasses and other libraries' pools. Factories are followed as in SER201-SER203
+    (same file, undecorated, returning a local function on every path). A lambda written inside
+    a comprehension or another lambda is not reported: its `__qualname__` differs between Python
+    versions. An explicit fork start method (`multiprocessing_context="fork"`,
+    `get_context("fork")`, `start_method="fork"`, or `set_start_method("fork")` anywhere in the
+    same file) silences the cases that depend on it; one set in another file is not seen. A
+    start method given as an expression is taken as possibly spawn. A module-level `def` that only
+    exists under `if __name__ == "__main__":` is not reported, although a spawned child does not
+    define it either.
     """
 
     code = "SER206"
@@ -325,7 +334,7 @@ def run(jobs, executor, use_processes, fn):
             return
         flow = file_flow(ctx)
         functions = function_analysis(ctx)
-        scopes = _function_scopes(ctx, functions)
+        scopes = _ScopeMap(ctx, functions)
         finder = _SinkFinder(ctx, flow)
         for site in flow.call_sites:
             for sink in finder.sinks(site.call, site.point):
@@ -335,7 +344,7 @@ def run(jobs, executor, use_processes, fn):
 
 
 def _local_function(
-    functions: FunctionAnalysis, scopes: Dict[int, Scope], expr: cst.BaseExpression, point: Point
+    functions: FunctionAnalysis, scopes: "_ScopeMap", expr: cst.BaseExpression, point: Point
 ) -> Optional[LocalFunction]:
     """The local function `expr` may evaluate to at `point`, or None when it is not one or not known."""
     flow_scope = point.scope
@@ -349,12 +358,7 @@ def _local_function(
         nested = True
         assert flow_scope.parent is not None
         flow_scope = flow_scope.parent
-    if flow_scope.kind is ScopeKind.MODULE:
-        scope: Optional[Scope] = functions.module_scope
-    elif flow_scope.kind is ScopeKind.FUNCTION:
-        scope = scopes.get(id(flow_scope.node))
-    else:
-        scope = None  # a class body: its names are not modelled
+    scope = scopes.scope(flow_scope)
     if scope is None or _names_outside_lambdas(expr) & hidden:
         return None
     for function in functions.possible_local_functions(expr, scope):
@@ -403,19 +407,17 @@ class _SinkFinder:
     def sinks(self, call: cst.Call, point: Point) -> Iterator[_Sink]:
         func = call.func
         if isinstance(func, cst.Attribute):
-            method = func.attr.value
-            if method in POOL_METHODS or method in EXECUTOR_METHODS:
+            if func.attr.value in POOL_METHODS or func.attr.value in EXECUTOR_METHODS:
                 yield from self._task_sinks(call, func, point)
-        if isinstance(func, cst.Attribute) and func.attr.value not in _CONSTRUCTOR_NAMES:
-            return
+            if func.attr.value not in _CONSTRUCTOR_NAMES:
+                return
         qualname = self._callee(func, point)
+        method = _DEFAULT  # the start method
         if qualname is None:
             constructed = self._context_constructor(func, point)
             if constructed is None:
                 return
             qualname, method = constructed
-        else:
-            method = _DEFAULT
         if qualname in DATALOADERS:
             yield from self._dataloader_sinks(call, point)
         elif qualname in POOLS:
@@ -443,9 +445,11 @@ class _SinkFinder:
                 label = "spawn (its default start_method)"
             else:
                 method = self._method_of(chosen, point)
+                if method == _DEFAULT:
+                    method = self._default_method()
                 if method == "fork":
                     return
-                label = method if method in _METHODS else "spawn or forkserver"
+                label = _started_with(method)
             argument = call_arg(call, 0, "fn")
             if argument is not None:
                 yield _Sink(
@@ -567,6 +571,8 @@ class _SinkFinder:
     def _may_be_non_zero(self, workers: cst.BaseExpression, point: Point) -> bool:
         value = self.flow.value(workers, point)
         node = value.node if value is not None and not value.entered else workers
+        if isinstance(node, cst.Name) and node.value == "False":
+            return False  # False == 0: no workers
         return not (isinstance(node, cst.Integer) and node.evaluated_value == 0)
 
     def _initializer_sink(
@@ -580,8 +586,9 @@ class _SinkFinder:
     ) -> Iterator[_Sink]:
         if context is not None and method == _DEFAULT:
             method = self._method_of(context, point)
+        initializer = call_arg(call, position, "initializer")
         yield from self._start_dependent(
-            call_arg(call, position, "initializer"), point, f"passed as initializer to {label}", "worker processes", method
+            initializer, point, f"passed as initializer to {label}", "worker processes", method
         )
 
     def _start_dependent(
@@ -594,46 +601,61 @@ class _SinkFinder:
             method = self._default_method()
         if method == "fork":
             return
-        if method == _DEFAULT:
-            label = _DEFAULT_METHODS
-        elif method == _UNKNOWN:
-            label = "spawn or forkserver"
-        else:
-            label = method
-        yield _Sink(argument, point, f" {passed}: {started} started with {label} cannot pickle it")
+        yield _Sink(argument, point, f" {passed}: {started} started with {_started_with(method)} cannot pickle it")
 
 
-def _function_scopes(ctx: FileContext, functions: FunctionAnalysis) -> Dict[int, Scope]:
-    """The serialint.functions scope of every `def` in the file, by id() of its node."""
-    methods = {id(m.node): (cls, m) for cls in ctx.classes for m in cls.methods.values()}
-    scopes: Dict[int, Scope] = {}
-    stack: List[Scope] = [functions.module_scope]
-    classes: List[Optional[str]] = [None]  # the qualname of the class whose body we are in
+def _started_with(method: str) -> str:
+    """How a message names the start method(s) under which the function is pickled."""
+    if method == _DEFAULT:
+        return _DEFAULT_METHODS
+    if method == _UNKNOWN:
+        return "spawn or forkserver"
+    return method
 
-    class _Walk(cst.CSTVisitor):
-        def visit_ClassDef(self, node: cst.ClassDef) -> None:
-            outer = classes[-1]
-            name = node.name.value
-            classes.append(f"{outer}.{name}" if outer is not None else stack[-1].local_qualname(name))
 
-        def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
-            classes.pop()
+class _ScopeMap:
+    """The serialint.functions scope of a flow scope's body, built only for scopes that hold a sink."""
 
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-            found = methods.get(id(node))
-            if found is not None:
-                scope = functions.method_scope(*found)
-            elif classes[-1] is not None:
-                scope = functions.function_scope(node, stack[-1], f"{classes[-1]}.{node.name.value}")
-            else:
-                scope = functions.function_scope(node, stack[-1])
-            scopes[id(node)] = scope
-            stack.append(scope)
-            classes.append(None)
+    def __init__(self, ctx: FileContext, functions: FunctionAnalysis) -> None:
+        self.ctx = ctx
+        self.functions = functions
+        self._methods: Optional[Dict[int, Tuple[ClassModel, MethodModel]]] = None
+        self._scopes: Dict[int, Optional[Scope]] = {}
 
-        def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-            stack.pop()
-            classes.pop()
+    def scope(self, flow_scope: FlowScope) -> Optional[Scope]:
+        """None for class bodies, lambdas and comprehensions, which serialint.functions does not model."""
+        if flow_scope.kind is ScopeKind.MODULE:
+            return self.functions.module_scope
+        if flow_scope.kind is not ScopeKind.FUNCTION:
+            return None
+        key = id(flow_scope.node)
+        if key not in self._scopes:
+            self._scopes[key] = self._function_scope(flow_scope)
+        return self._scopes[key]
 
-    ctx.module.visit(_Walk())
-    return scopes
+    def _function_scope(self, flow_scope: FlowScope) -> Optional[Scope]:
+        node = flow_scope.node
+        assert isinstance(node, cst.FunctionDef) and flow_scope.parent is not None
+        parent = flow_scope.parent
+        if parent.kind is not ScopeKind.CLASS:
+            enclosing = self.scope(parent)
+            return self.functions.function_scope(node, enclosing) if enclosing is not None else None
+        found = self._method_models().get(id(node))
+        if found is not None:
+            return self.functions.method_scope(*found)
+        # a method of a class defined inside a function (or a second def of one name)
+        classes: List[str] = []
+        outer: Optional[FlowScope] = parent
+        while outer is not None and outer.kind is ScopeKind.CLASS:
+            classes.insert(0, outer.node.name.value)  # type: ignore[attr-defined]
+            outer = outer.parent
+        enclosing = self.scope(outer) if outer is not None else None
+        if enclosing is None:
+            return None
+        qualname = ".".join([enclosing.local_qualname(classes[0]), *classes[1:], node.name.value])
+        return self.functions.function_scope(node, enclosing, qualname)
+
+    def _method_models(self) -> Dict[int, Tuple[ClassModel, MethodModel]]:
+        if self._methods is None:
+            self._methods = {id(m.node): (cls, m) for cls in self.ctx.classes for m in cls.methods.values()}
+        return self._methods

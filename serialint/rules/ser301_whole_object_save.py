@@ -22,8 +22,9 @@ _SINKS = SAVE_NAMES | PICKLE_DUMP_NAMES
 class WholeObjectSave(Rule):
     """
     ## What it does
-    Flags `torch.save`, `pickle.dump` and `dill.dump` of a whole Module or optimizer object,
-    directly or inside a saved dict / list / tuple, instead of its `state_dict()`. The object is
+    Flags `torch.save` / `pickle.dump` of a whole Module or optimizer instead of its `state_dict()`.
+
+    `dill.dump` counts too, and so does the object inside a saved dict / list / tuple. The object is
     recognised when the linted code visibly builds it: an instance of a Module class of the
     project or of `torch.nn`, a `torch.compile` / `DataParallel` / `DistributedDataParallel`
     wrapper of one, a `torch.optim` optimizer, or `self` inside a Module class's method.

@@ -22,7 +22,9 @@ SAFE_DEFAULT_SINCE: Tuple[int, ...] = (2, 6)
 class UnsafeLoad(Rule):
     """
     ## What it does
-    Flags loads that unpickle arbitrary code from a checkpoint:
+    Flags checkpoint loads that can run arbitrary code.
+
+    That is:
     - `torch.load(..., weights_only=False)`;
     - `torch.load(..., pickle_module=X)` without `weights_only=True`: passing a pickle module
       silently turns the safe default off;

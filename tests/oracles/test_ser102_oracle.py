@@ -145,3 +145,10 @@ def test_exempt_rotary_cache_is_rebuilt_identically_so_the_round_trip_loses_noth
     q, k = torch.randn(2, 10, 8), torch.randn(2, 10, 8)
     for got, want in zip(fresh(q, k), model(q, k)):
         assert torch.equal(got, want)
+
+
+def test_checkpoint_from_the_plain_attribute_version_misses_the_new_buffer_keys():
+    plain = load_corpus("tensors/random_features.py")
+    registered = load_corpus("tensors/registered_state.py")
+    with pytest.raises(RuntimeError, match=r'Missing key\(s\) in state_dict: "projection", "phase"'):
+        registered.RandomFourierFeatures(4, 8).load_state_dict(plain.RandomFourierFeatures(4, 8).state_dict())

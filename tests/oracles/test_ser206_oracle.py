@@ -20,7 +20,7 @@ from support import lint_corpus_file, load_corpus, positions  # noqa: E402
 pytestmark = pytest.mark.oracle
 
 LOCAL_OBJECT = r"Can't pickle local object"
-PICKLING_ERRORS = (AttributeError, pickle.PicklingError)  # AttributeError up to Python 3.13
+PICKLING_ERRORS = (AttributeError, pickle.PicklingError)  # Python 3.11 raises AttributeError
 SEQUENCES = [[5, 6, 7], [8], [9, 10], [11, 12, 13, 14]]
 PADDED = [[5, 6, 7, 0], [8, 0, 0, 0], [9, 10, 0, 0], [11, 12, 13, 14]]
 LINES = ["the cat sat", "the dog", "a cat and a dog"]
