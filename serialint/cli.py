@@ -16,7 +16,7 @@ import click
 from serialint import __version__
 from serialint.output import FORMATS
 
-from serialint.findings import LintError
+from serialint.findings import Finding, LintError
 
 if TYPE_CHECKING:
     from serialint.config import ConfigResolver
@@ -62,6 +62,10 @@ def main() -> None:
     "--stdin-filename", metavar="PATH", help="The path to report (and configure) when reading source from '-'."
 )
 @click.option("--force-exclude", is_flag=True, help="Apply exclusions to paths named on the command line too.")
+@click.option("--fix", is_flag=True, help="Apply safe fixes, then report what remains.")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix, --fix-only or --diff: apply unsafe fixes too.")
+@click.option("--diff", is_flag=True, help="Print a unified diff of what --fix would change; write nothing.")
+@click.option("--fix-only", is_flag=True, help="Apply fixes and report nothing else.")
 def check(
     paths: Tuple[str, ...],
     select: Tuple[str, ...],
@@ -74,6 +78,10 @@ def check(
     config_path: Optional[str],
     stdin_filename: Optional[str],
     force_exclude: bool,
+    fix: bool,
+    unsafe_fixes: bool,
+    diff: bool,
+    fix_only: bool,
 ) -> None:
     """Lint PATHS: files or directories (default: the current directory); '-' reads standard input."""
     from serialint.engine import Linter
@@ -103,6 +111,10 @@ def check(
                 config_path=config_path,
                 stdin_filename=stdin_filename,
                 force_exclude=force_exclude,
+                fix=fix or fix_only,
+                unsafe_fixes=unsafe_fixes,
+                diff=diff,
+                fix_only=fix_only,
             ),
         )
     except BrokenPipeError:
@@ -125,6 +137,10 @@ class CheckOptions:
     config_path: Optional[str]
     stdin_filename: Optional[str]
     force_exclude: bool
+    fix: bool = False
+    unsafe_fixes: bool = False
+    diff: bool = False
+    fix_only: bool = False
 
 
 def _checked_codes(option: str, values: Sequence[str], known: Sequence[str]) -> List[str]:
@@ -162,9 +178,18 @@ def _run_check(linter: Linter, paths: Sequence[str], options: CheckOptions) -> i
         errors.extend(discovery_errors)
         sources.extend(SourceFile(f) for f in files)
 
-    run = lint_sources(sources, resolver, linter)
-    errors = _unique_errors([*errors, *run.errors])
-    findings = sorted(run.findings, key=lambda f: f.sort_key())
+    fixed_count = 0
+    if options.fix or options.diff:
+        findings, fix_errors, fixed_count, stop = _run_fixes(linter, sources, resolver, options)
+        errors = _unique_errors([*errors, *fix_errors])
+        if stop is not None:
+            for error in errors:
+                click.echo(f"serialint: error: {error.render()}", err=True)
+            return EXIT_ERROR if errors else stop
+    else:
+        run = lint_sources(sources, resolver, linter)
+        errors = _unique_errors([*errors, *run.errors])
+        findings = sorted(run.findings, key=lambda f: f.sort_key())
 
     for error in errors:
         click.echo(f"serialint: error: {error.render()}", err=True)
@@ -176,12 +201,70 @@ def _run_check(linter: Linter, paths: Sequence[str], options: CheckOptions) -> i
         texts = {s.path: s.text for s in sources if s.text is not None} if options.output_format == "full" else None
         click.echo(render(options.output_format, findings, errors, linter.rule_classes, texts), nl=False)
     if not options.quiet and (options.statistics or options.output_format in ("concise", "full")):
-        click.echo(summary_line(len(findings), len(errors)), err=True)
+        if options.fix:
+            click.echo(f"Fixed {fixed_count} finding{'s' if fixed_count != 1 else ''} ({len(findings)} remaining).", err=True)
+        else:
+            click.echo(summary_line(len(findings), len(errors)), err=True)
     if errors:
         return EXIT_ERROR
     if findings and not options.exit_zero:
         return EXIT_FINDINGS
     return EXIT_CLEAN
+
+
+def _run_fixes(
+    linter: Linter, sources: List[SourceFile], resolver: ConfigResolver, options: CheckOptions
+) -> Tuple[List[Finding], List[LintError], int, Optional[int]]:
+    """Fix (or diff) every source. Returns remaining findings, errors, the number of fixes applied,
+    and an exit status when nothing more is to be printed (--diff, --fix-only, fixed stdin)."""
+    import difflib
+
+    from serialint.engine import fix_source, prepare
+    from serialint.fixes import write_atomically
+
+    project = prepare(sources, resolver)
+    errors: List[LintError] = [s.error for s in sources if s.error is not None]
+    remaining: List[Finding] = []
+    fixed = 0
+    changed_any = False
+    for source in sources:
+        if source.error is not None:
+            continue
+        outcome = fix_source(linter, source, project, options.unsafe_fixes)
+        if outcome.broken_by:
+            errors.append(
+                LintError(source.path, f"the fixes for {outcome.broken_by} would leave invalid code; not applied")
+            )
+        remaining.extend(outcome.remaining)
+        fixed += sum(outcome.applied.values())
+        if not outcome.changed:
+            continue
+        changed_any = True
+        if options.diff:
+            click.echo(
+                "".join(
+                    difflib.unified_diff(
+                        outcome.original.splitlines(keepends=True),
+                        outcome.fixed.splitlines(keepends=True),
+                        fromfile=f"a/{source.path}",
+                        tofile=f"b/{source.path}",
+                    )
+                ),
+                nl=False,
+            )
+        elif source.from_stdin:
+            click.echo(outcome.fixed, nl=False)  # fixed standard input goes to standard output
+        else:
+            try:
+                write_atomically(source.path, outcome.fixed, source.encoding)
+            except OSError as exc:
+                errors.append(LintError(source.path, f"cannot write the fixed file: {exc.strerror or exc}"))
+    remaining.sort(key=lambda f: f.sort_key())
+    if options.diff:
+        return remaining, errors, fixed, EXIT_FINDINGS if changed_any else EXIT_CLEAN
+    if options.fix_only:
+        return remaining, errors, fixed, EXIT_CLEAN
+    return remaining, errors, fixed, None
 
 
 def _stdin_source(resolver: ConfigResolver, options: CheckOptions, errors: List[LintError]) -> Optional[SourceFile]:
@@ -209,7 +292,7 @@ def _stdin_source(resolver: ConfigResolver, options: CheckOptions, errors: List[
     if isinstance(text, LintError):
         errors.append(text)
         return None
-    return SourceFile(display, text=text)
+    return SourceFile(display, text=text, from_stdin=True)
 
 
 def summary_line(findings: int, errors: int) -> str:

@@ -9,11 +9,13 @@ import os
 import re
 import tokenize
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, Type, Union
 
 from serialint.config import ConfigError, ConfigResolver, Settings
 from serialint.findings import FileResult, Finding, LintError
+from serialint.fixes import MAX_FIX_PASSES, FixOutcome, applicable, apply_fixes, parses
 from serialint.index import FileSummary, ProjectIndex, module_name_for_path, module_name_in_memory, summarize
 from serialint.pickled import pickled_class_refs
 from serialint.rule import Report, Rule
@@ -33,6 +35,8 @@ class SourceFile:
     settings: Optional[Settings] = None
     module_name: Optional[Tuple[str, bool]] = None  # for stdin: the module the text pretends to be
     pickled_refs: FrozenSet[str] = frozenset()  # classes whose instances this file visibly pickles
+    encoding: str = "utf-8"  # what the file was read with, so that a fix writes it back alike
+    from_stdin: bool = False  # fixed text goes to standard output, not to a file
 
 
 _CODING_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=]", re.MULTILINE)
@@ -40,6 +44,12 @@ _CODING_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=]", re.MULTILINE)
 
 def decode_source(path: str, data: bytes) -> Union[str, LintError]:
     """Decode like Python does: BOM, then a coding cookie, else UTF-8."""
+    decoded = decode_with_encoding(path, data)
+    return decoded if isinstance(decoded, LintError) else decoded[0]
+
+
+def decode_with_encoding(path: str, data: bytes) -> Union[Tuple[str, str], LintError]:
+    """The text and the encoding it was read with (`utf-8-sig` keeps a BOM on the way back)."""
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
@@ -56,10 +66,10 @@ def decode_source(path: str, data: bytes) -> Union[str, LintError]:
     except LookupError:
         return LintError(path, f"cannot decode: unknown encoding {encoding!r}", 1, 0)
     # Python reads \r\n and lone \r as line ends; libcst keeps them, so positions agree with ast.
-    return text
+    return text, encoding
 
 
-def read_source(path: str) -> Union[str, LintError]:
+def read_source(path: str) -> Union[Tuple[str, str], LintError]:
     try:
         with open(path, "rb") as handle:
             data = handle.read()
@@ -71,7 +81,7 @@ def read_source(path: str) -> Union[str, LintError]:
         return LintError(path, "permission denied")
     except OSError as exc:
         return LintError(path, f"cannot read: {exc.strerror or exc}")
-    return decode_source(path, data)
+    return decode_with_encoding(path, data)
 
 
 def parse_for_index(source: SourceFile) -> None:
@@ -130,7 +140,6 @@ class Linter:
     ) -> FileResult:
         """Lint one file whose `ast` pass succeeded."""
         import libcst as cst
-        from libcst.metadata import MetadataWrapper, PositionProvider
 
         from serialint.model import FileContext
 
@@ -167,7 +176,7 @@ class Linter:
         if not reports:
             return result
 
-        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        positions = ctx.positions
         suppressions = find_suppressions(source.text)
         statement_spans = _statement_spans(positions) if suppressions.by_line else []
         seen = set()
@@ -255,22 +264,28 @@ class RunResult:
         return [f for r in self.results for f in r.findings]
 
 
-def lint_sources(
-    sources: Sequence[SourceFile],
-    resolver: ConfigResolver,
-    linter: Optional[Linter] = None,
-    extra_index_sources: Sequence[SourceFile] = (),
-) -> RunResult:
-    """Lint already-read sources; `extra_index_sources` only feed the project index."""
-    linter = linter or Linter()
-    errors: List[LintError] = []
+@dataclass
+class Project:
+    """What every file of a run shares: the class index and the classes that get pickled."""
+
+    index: ProjectIndex
+    pickled: FrozenSet[str]
+
+
+def prepare(
+    sources: Sequence[SourceFile], resolver: ConfigResolver, extra_index_sources: Sequence[SourceFile] = ()
+) -> Project:
+    """Read, decode and `ast`-parse every source, find its settings, and build the project index.
+
+    A source that fails any step gets its `error` set and is left out of what follows.
+    """
     for source in (*sources, *extra_index_sources):
         if source.text is None and source.error is None:
-            text = read_source(source.path)
-            if isinstance(text, LintError):
-                source.error = text
+            read = read_source(source.path)
+            if isinstance(read, LintError):
+                source.error = read
             else:
-                source.text = text
+                source.text, source.encoding = read
         if source.error is None:
             parse_for_index(source)
     module_bases: List[str] = []
@@ -283,22 +298,75 @@ def lint_sources(
             source.error = exc.as_lint_error()
             continue
         module_bases.extend(source.settings.module_bases)
-    index = ProjectIndex(
-        (s.summary for s in (*sources, *extra_index_sources) if s.summary is not None), module_bases
-    )
-    pickled = pickled_classes(index, (r for s in (*sources, *extra_index_sources) for r in s.pickled_refs))
+    everything = (*sources, *extra_index_sources)
+    index = ProjectIndex((s.summary for s in everything if s.summary is not None), module_bases)
+    pickled = pickled_classes(index, (r for s in everything for r in s.pickled_refs))
+    for source in everything:
+        source.tree = None  # the ast tree is not needed past the index; free it
+    return Project(index, pickled)
+
+
+def lint_sources(
+    sources: Sequence[SourceFile],
+    resolver: ConfigResolver,
+    linter: Optional[Linter] = None,
+    extra_index_sources: Sequence[SourceFile] = (),
+) -> RunResult:
+    """Lint sources (read from disk unless their text is given); `extra_index_sources` only feed the index."""
+    linter = linter or Linter()
+    project = prepare(sources, resolver, extra_index_sources)
+    errors: List[LintError] = []
     results: List[FileResult] = []
     for source in sources:
         if source.error is not None:
             errors.append(source.error)
             continue
-        result = linter.lint_file(source, index, pickled)
+        result = linter.lint_file(source, project.index, project.pickled)
         errors.extend(result.errors)
         results.append(result)
-        source.tree = None  # the ast tree is not needed past the index; free it
     results.sort(key=lambda r: r.path)
     errors.sort(key=lambda e: (e.path, e.line or 0, e.column or 0))
     return RunResult(results, errors)
+
+
+def fix_source(linter: Linter, source: SourceFile, project: Project, unsafe: bool) -> FixOutcome:
+    """Apply fixes to one file until none applies (or a pass would break the code).
+
+    Each pass lints the current text, applies every applicable fix that does not conflict with
+    another, and checks the result still parses; a pass that breaks the code is undone and its
+    codes reported. The text is never written here.
+    """
+    assert source.text is not None
+    original = source.text
+    current = source
+    applied: Counter = Counter()
+    broken_by: Optional[str] = None
+    result = linter.lint_file(current, project.index, project.pickled)
+    for _ in range(MAX_FIX_PASSES):
+        chosen = [f for f in result.findings if applicable(f.fix, unsafe)]
+        if not chosen or result.errors:
+            break
+        text, accepted = apply_fixes(current.text or "", [f.fix for f in chosen])  # type: ignore[misc]
+        if not accepted or text == current.text:
+            break
+        if not parses(text):
+            broken_by = ",".join(sorted({chosen[i].code for i in accepted}))
+            break
+        applied.update(chosen[i].code for i in accepted)
+        current = SourceFile(
+            source.path,
+            text=text,
+            settings=source.settings,
+            module_name=(source.summary.module, source.summary.is_package) if source.summary else None,
+            encoding=source.encoding,
+        )
+        parse_for_index(current)
+        if current.error is not None:  # cannot happen after `parses`, but never write what ast rejects
+            broken_by = "internal"
+            current = source
+            break
+        result = linter.lint_file(current, project.index, project.pickled)
+    return FixOutcome(source.path, original, current.text or original, dict(applied), result.findings, broken_by)
 
 
 def lint_source(

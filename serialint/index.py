@@ -247,6 +247,23 @@ def _module_level_statements(body: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
             yield from _module_level_statements(stmt.body)
 
 
+def _all_statements(body: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement, nested ones too; expressions are not walked (an import is a statement),
+    which makes this several times cheaper than `ast.walk`."""
+    stack = list(reversed(body))
+    while stack:
+        stmt = stack.pop()
+        yield stmt
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            children = getattr(stmt, name, None)
+            if isinstance(children, list):
+                for child in reversed(children):
+                    if isinstance(child, ast.stmt):
+                        stack.append(child)
+                    else:  # an except handler or a match case holds statements of its own
+                        stack.extend(reversed(getattr(child, "body", [])))
+
+
 def _base_heads(stmt: ast.ClassDef) -> Set[str]:
     """First names of the dotted bases of a class and of the classes nested in its body."""
     heads: Set[str] = set()
@@ -411,7 +428,7 @@ def summarize(
         if qualified is not None:
             imports[name] = qualified
     # imports inside functions and class bodies qualify names used there, unless the module binds them
-    for node in ast.walk(tree):
+    for node in _all_statements(tree.body):
         if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in module_level:
             nested = _Summarizer(module, is_package)
             nested.bind_import(node)
@@ -682,7 +699,8 @@ class ProjectIndex:
         visited.add(ref)
         on_stack.add(ref)
         cuts_before = self._cuts
-        result = ref in self._extra_class_refs() or self._qualname(ref) in self.extra_bases
+        # torch's own sources may be among the linted files: its Module is still the root
+        result = ref in self._extra_class_refs() or self._is_root(self._qualname(ref) or "")
         if not result:
             cls = self.summaries[ref.file].classes[ref.name]
             for base in cls.base_refs:

@@ -6,13 +6,15 @@ One walk over each class body builds it; rules then query it instead of walking 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple, Union
+from typing import TYPE_CHECKING, Dict, FrozenSet, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
 from serialint.index import FileSummary, ProjectIndex
 
 if TYPE_CHECKING:
+    from libcst.metadata import CodeRange
+
     from serialint.config import Settings
 
 FunctionNode = cst.FunctionDef
@@ -463,6 +465,17 @@ class FileContext:
         self.settings = settings
         self._classes: Optional[List[ClassModel]] = None
         self._functions: Optional[Dict[str, cst.FunctionDef]] = None
+        self._positions: Optional[Mapping[cst.CSTNode, CodeRange]] = None
+
+    @property
+    def positions(self) -> Mapping[cst.CSTNode, CodeRange]:
+        """Where every node is. Costs more than the parse, so it is computed only when asked for:
+        for files with findings, or when a rule builds a fix."""
+        if self._positions is None:
+            from libcst.metadata import MetadataWrapper, PositionProvider
+
+            self._positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+        return self._positions
 
     # -- names -------------------------------------------------------------------------------
     def qualify(self, node: cst.BaseExpression) -> Optional[str]:

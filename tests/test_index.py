@@ -860,6 +860,22 @@ def test_class_in_a_cycle_with_a_path_to_torch_is_a_module_whichever_is_asked_fi
     assert lint(text, files) == expected("example.py", text)
 
 
+def test_linting_torch_itself_keeps_its_module_a_root() -> None:
+    files = {
+        "torch/__init__.py": "from torch import nn as nn\n",
+        "torch/nn/__init__.py": "from .modules import *\nfrom .parameter import Parameter\n",
+        "torch/nn/modules/__init__.py": (
+            "from .module import Module\nfrom .linear import Linear\n\n__all__ = ['Module', 'Linear']\n"
+        ),
+        "torch/nn/modules/module.py": "class Module:\n    def register_buffer(self, name, tensor):\n        pass\n",
+        "torch/nn/modules/linear.py": "from .module import Module\n\n\nclass Linear(Module):\n    pass\n",
+        "torch/nn/parameter.py": "import torch\n\n\nclass Parameter(torch.Tensor):\n    pass\n",
+    }
+    text = hazard("import torch\nfrom torch import nn", "nn.Module") + "\n\n" + hazard("", "nn.Linear", name="L")
+    assert lint(text, files) == expected("example.py", text)
+    assert lint(hazard("import torch\nfrom torch import nn", "nn.Parameter"), files) == []
+
+
 def test_long_inheritance_chains_and_star_cycles_terminate() -> None:
     chain = "from torch import nn\n\n\nclass C0(nn.Module):\n    pass\n" + "".join(
         f"\n\nclass C{i}(C{i - 1}):\n    pass\n" for i in range(1, 60)
@@ -1316,10 +1332,53 @@ def test_summary_exports_unknown_when_all_is_computed() -> None:
 
 
 def test_nested_imports_do_not_override_module_level_ones() -> None:
-    text = "from torch import nn\n\n\ndef f():\n    import mylib.nn as nn\n    from x import y\n"
-    summary = summarize("m.py", ast.parse(text), "m", False)
-    assert summary.imports == {"nn": "torch.nn", "y": "x.y"}
-    assert summary.bindings == {"nn": Binding(IMPORT, "torch.nn"), "f": Binding(FUNCTION)}
+    text = """\
+from torch import nn
+
+
+def f():
+    import mylib.nn as nn
+    from x import y
+    for _ in range(2):
+        try:
+            import a.b as ab
+        except ImportError:
+            from c import d
+        else:
+            import e
+        finally:
+            from . import g
+
+
+class C:
+    from h import i
+
+    def m(self):
+        with open("f") as handle:
+            if handle:
+                import j.k
+            elif not handle:
+                from .l import n as o
+"""
+    summary = summarize("pkg/m.py", ast.parse(text), "pkg.m", False)
+    assert summary.imports == {
+        "nn": "torch.nn",
+        "y": "x.y",
+        "ab": "a.b",
+        "d": "c.d",
+        "e": "e",
+        "g": "pkg.g",
+        "i": "h.i",
+        "j": "j",
+        "o": "pkg.l.n",
+    }
+    assert summary.bindings == {"nn": Binding(IMPORT, "torch.nn"), "f": Binding(FUNCTION), "C": Binding(CLASS, "C")}
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="match statements need Python 3.10")
+def test_imports_inside_match_cases_are_seen() -> None:
+    text = "def f(x):\n    match x:\n        case 1:\n            from torch import nn\n"
+    assert summarize("m.py", ast.parse(text), "m", False).imports == {"nn": "torch.nn"}
 
 
 # -- cost and safety -----------------------------------------------------------------------------
@@ -1351,6 +1410,39 @@ def test_linted_code_is_never_imported_or_run(tmp_path: Path) -> None:
     assert lint_tree(tmp_path, files) == expected("app.py", files["app.py"])
     assert not marker.exists()
     assert "pkg" not in sys.modules and "pkg.base" not in sys.modules
+
+
+@pytest.mark.oracle
+def test_index_agrees_with_python_on_every_class_of_torch_nn_sources() -> None:
+    """torch.nn's own sources are a real project: star re-exports, relative imports, private
+    bases, classes named Module. Index them and compare with issubclass(cls, nn.Module)."""
+    torch = pytest.importorskip("torch")
+    import importlib
+    import inspect
+
+    root = os.path.dirname(torch.nn.__file__)
+    summaries = []
+    for directory, _, names in os.walk(root):
+        for name in sorted(names):
+            if name.endswith(".py"):
+                path = os.path.join(directory, name)
+                with open(path, encoding="utf-8") as handle:
+                    summaries.append(summarize(path, ast.parse(handle.read())))
+    index = ProjectIndex(summaries)
+    truth, judged = {}, {}
+    for summary in summaries:
+        module = importlib.import_module(summary.module)
+        for name in summary.classes:
+            obj = module
+            for part in name.split("."):
+                obj = getattr(obj, part, None)
+            if not inspect.isclass(obj):
+                continue  # defined under a branch not taken here
+            qualname = f"{summary.module}.{name}"
+            truth[qualname] = issubclass(obj, torch.nn.Module)
+            judged[qualname] = index.is_module_class_in(summary, name)
+    assert len(truth) > 200 and sum(truth.values()) > 150
+    assert {q for q, v in judged.items() if v != truth[q]} == set()
 
 
 # -- the corpus project ------------------------------------------------------------------------

@@ -5,7 +5,9 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from serialint.model import AttrStore, ClassModel, FileContext, MethodModel, call_arg, is_none
+from serialint.findings import Applicability, Fix
+from serialint.fixes import FixBuilder
+from serialint.model import AttrStore, ClassModel, FileContext, MethodModel, call_arg, is_none, string_value
 from serialint.rule import Bad, Expected, Good, Report, Rule
 from serialint.tensors import (
     Construction,
@@ -117,6 +119,7 @@ class UnregisteredSubmoduleContainer(Rule):
     """
 
     code = "SER104"
+    fix_applicability = Applicability.UNSAFE
     name = "unregistered-submodule-container"
     summary = "hold Modules in nn.ModuleList / nn.ModuleDict and Parameters in nn.ParameterList / nn.ParameterDict"
 
@@ -321,12 +324,15 @@ def _check_attr(
         plain.append((store, container))
     if not plain:
         return
+    # the fix rewrites the one store of the attribute; several stores need a person
+    fixable = len(stores) == 1
     reported = False
     for store, container in plain:
         members = _members(ctx, cls, container.members, store.method)
         if members:
             reported = True
-            yield Report(store.node, _message(attr, container.kind, members))
+            fix = _container_fix(ctx, cls, uses, attr, store) if fixable else None
+            yield Report(store.node, _message(attr, container.kind, members), fix=fix)
     if reported:
         return
     added: List[Construction] = []
@@ -334,7 +340,8 @@ def _check_attr(
         added.extend(_members(ctx, cls, [member], method))
     if added:
         store, container = plain[0]
-        yield Report(store.node, _message(attr, container.kind, added))
+        fix = _container_fix(ctx, cls, uses, attr, store) if fixable else None
+        yield Report(store.node, _message(attr, container.kind, added), fix=fix)
 
 
 def _members(

@@ -1,18 +1,22 @@
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Optional
 
 import libcst as cst
 
 from serialint.flow import (
     PICKLE_DUMP_NAMES,
     SAVE_NAMES,
+    CallSite,
+    Leaf,
     TorchObject,
     callee_among,
     describe,
     file_flow,
     source_text,
 )
+from serialint.findings import Applicability, Fix
+from serialint.fixes import FixBuilder
 from serialint.model import FileContext, call_arg, dotted_name
 from serialint.rule import Bad, Expected, Good, Report, Rule
 
@@ -56,9 +60,21 @@ class WholeObjectSave(Rule):
     `compiled._orig_mod.state_dict()`), see SER304.
 
     ## Fix safety
-    No automatic fix is offered by this rule yet. Replacing `obj` by `obj.state_dict()` changes
-    what the file holds: every loader of the file must then build the object and call
-    `load_state_dict`, so such a fix could only be unsafe.
+    Unsafe: `torch.save(obj, path)` becomes `torch.save(obj.state_dict(), path)`, and inside a
+    saved dict / list / tuple literal `{"model": model}` becomes `{"model": model.state_dict()}`
+    (optimizers alike, `self` too). A wrapper is unwrapped first, as the message says
+    (`net.module.state_dict()`, `fast._orig_mod.state_dict()`), so the saved keys are the bare
+    model's. The file then holds tensors and plain values only and loads with the default
+    `torch.load`, but every reader of it must change: it has to build the object itself and call
+    `load_state_dict` on what it loads, where it used to get the object back whole.
+
+    No fix when the saved object is written as anything but a name, an attribute chain or `self`
+    (a constructor call saved inline: its state dict is rarely what was meant), when it sits in
+    a literal outside the `torch.save` call (a dict built earlier and saved later: the object may
+    change in between, and the dict may be used elsewhere) or behind `*` / `**` or in a set, when
+    a wrapper's contents are not known (it may wrap another wrapper), and for `pickle.dump` /
+    `dill.dump`: a state dict written with pickle still needs an unpickler that runs arbitrary
+    code, so the remedy there is `torch.save` and a new reader, which a local edit cannot make.
 
     ## Known limits
     Only objects whose construction the linter can follow are recognised: a name bound once on
@@ -71,6 +87,7 @@ class WholeObjectSave(Rule):
     """
 
     code = "SER301"
+    fix_applicability = Applicability.UNSAFE
     name = "whole-object-save"
     summary = "save obj.state_dict() instead, and load it into a freshly built object"
 
@@ -279,7 +296,43 @@ torch.save(fast, "fn.pt")
                 thing = describe(ctx, flow, leaf.node, leaf.point)
                 if thing is None or not (thing.is_module or thing.kind == "optimizer"):
                     continue
-                yield Report(leaf.node, _message(sink, leaf.node, source_text(ctx, leaf.node), thing))
+                fix = _state_dict_fix(ctx, site, leaf, thing) if sink == "torch.save" else None
+                yield Report(leaf.node, _message(sink, leaf.node, source_text(ctx, leaf.node), thing), fix=fix)
+
+
+def _state_dict_fix(ctx: FileContext, site: CallSite, leaf: Leaf, thing: TorchObject) -> Optional[Fix]:
+    """`obj` -> `obj.state_dict()` (through the wrappers) where `obj` is written in the save call.
+
+    Unsafe: the file's readers must build the object and call load_state_dict.
+    """
+    saved = call_arg(site.call, 0, "obj")
+    if saved is None or dotted_name(leaf.node) is None or not _written_in(saved, leaf.node):
+        return None
+    current: Optional[TorchObject] = thing
+    while current is not None and current.wrapper is not None:
+        current = current.inner
+    if current is None:
+        return None  # a wrapper around something unknown: it may be a wrapper too
+    text = f"{thing.unwrap_path}.state_dict()"
+    edit = FixBuilder(ctx).insert_after(leaf.node, text)
+    return Fix(Applicability.UNSAFE, f"save {source_text(ctx, leaf.node)}{text}", (edit,))
+
+
+def _written_in(expr: cst.BaseExpression, target: cst.BaseExpression) -> bool:
+    """Whether `target` is `expr` or a value of the dict / list / tuple literals written in it.
+
+    `*x`, `**x` and set members are not followed: `.state_dict()` there would change what is
+    unpacked or fail to hash.
+    """
+    if expr is target:
+        return True
+    if isinstance(expr, cst.Dict):
+        return any(isinstance(e, cst.DictElement) and _written_in(e.value, target) for e in expr.elements)
+    if isinstance(expr, (cst.List, cst.Tuple)):
+        return any(isinstance(e, cst.Element) and _written_in(e.value, target) for e in expr.elements)
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value == "dict":
+        return any(a.keyword is not None and not a.star and _written_in(a.value, target) for a in expr.args)
+    return False
 
 
 def _message(sink: str, node: cst.BaseExpression, text: str, thing: TorchObject) -> str:

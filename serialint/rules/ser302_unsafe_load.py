@@ -6,7 +6,9 @@ from typing import Iterator, List, Optional, Tuple
 import libcst as cst
 
 from serialint.flow import LOAD_NAMES, FileFlow, Point, callee_among, file_flow, qualified_callee, source_text
-from serialint.model import FileContext, call_arg, is_none, string_value
+from serialint.findings import Applicability, Fix
+from serialint.fixes import FixBuilder
+from serialint.model import FileContext, call_arg, is_name, is_none, string_value
 from serialint.rule import Bad, Expected, Good, Report, Rule
 
 PICKLE_LOAD_NAMES = frozenset({"pickle.load", "pickle.loads", "dill.load", "dill.loads"})
@@ -58,9 +60,12 @@ class UnsafeLoad(Rule):
     Extra trusted classes can be allowed with `torch.serialization.add_safe_globals([...])`.
 
     ## Fix safety
-    No automatic fix is offered by this rule yet. Passing `weights_only=True` makes checkpoints
-    holding whole objects fail to load (SER301), and `weights_only` does not exist before torch
-    1.13: such a fix could only be unsafe.
+    Unsafe: `weights_only=False` becomes `weights_only=True`, and a plain `torch.load(f)` gains
+    `weights_only=True`. Checkpoints holding whole objects (SER301) or classes outside the
+    allow-list then fail to load until their classes are added with
+    `torch.serialization.add_safe_globals`, and `weights_only` does not exist before torch 1.13.
+    No fix when `weights_only` is a variable (the place that sets it decides), or with an explicit
+    `pickle_module` (torch refuses `weights_only=True` beside one), or for `pickle` / `dill` loads.
 
     ## Known limits
     A `weights_only` or `pickle_module` passed through `**kwargs`, or given as a value the
@@ -72,6 +77,7 @@ class UnsafeLoad(Rule):
     """
 
     code = "SER302"
+    fix_applicability = Applicability.UNSAFE
     name = "unsafe-load"
     summary = "load with torch.load(..., weights_only=True) and keep checkpoints to state dicts"
 
@@ -100,6 +106,13 @@ legacy = torch.load("old.pt", pickle_module=dill)
                     "weights_only=True",
                 ),
             ),
+            fixed="""\
+import dill
+import torch
+
+state = torch.load("best.pt", map_location="cpu", weights_only=True)
+legacy = torch.load("old.pt", pickle_module=dill)
+""",
         ),
         Bad(
             """\
@@ -237,7 +250,29 @@ def restore(path, **kwargs):
             else:
                 continue
             if message is not None:
-                yield Report(site.call, message)
+                fix = _weights_only_fix(FixBuilder(ctx), site.call) if qualname in LOAD_NAMES else None
+                yield Report(site.call, message, fix=fix)
+
+
+def _weights_only_fix(builder: FixBuilder, call: cst.Call) -> Optional[Fix]:
+    """`weights_only=False` -> `True`, or `weights_only=True` added to a plain call.
+
+    Unsafe: a checkpoint holding whole objects (SER301) stops loading.
+    """
+    weights_only = next((a for a in call.args if a.keyword is not None and a.keyword.value == "weights_only"), None)
+    if weights_only is not None:
+        if not is_name(weights_only.value, "False"):
+            return None  # a variable: where it is set is the place to change, not here
+        edit = builder.replace(weights_only.value, "True")
+    else:
+        if call_arg(call, 2, "pickle_module") is not None or not call.args:
+            return None  # weights_only=True refuses an explicit pickle_module: needs a person
+        last = call.args[-1]
+        if isinstance(last.comma, cst.Comma):
+            edit = builder.insert_after(last.comma, " weights_only=True")
+        else:
+            edit = builder.insert_after(last, ", weights_only=True")
+    return Fix(Applicability.UNSAFE, "load with weights_only=True", (edit,))
 
 
 def _legacy_range(spec: Optional[str]) -> Optional[str]:

@@ -1,19 +1,24 @@
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from typing import Iterator, List, Optional, Sequence
 
 import libcst as cst
 
 from serialint.flow import (
     PICKLE_DUMP_NAMES,
     SAVE_NAMES,
+    Binding,
     FileFlow,
     Leaf,
+    Point,
+    TorchObject,
     callee_among,
     describe,
     file_flow,
     source_text,
 )
+from serialint.findings import Applicability, Fix
+from serialint.fixes import FixBuilder
 from serialint.model import FileContext, call_arg
 from serialint.rule import Bad, Expected, Good, Report, Rule
 
@@ -51,9 +56,18 @@ class WrapperPrefixedStateDict(Rule):
     Or compile in place with `model.compile()`, which keeps the bare keys.
 
     ## Fix safety
-    No automatic fix is offered by this rule yet. Unwrapping changes the keys of every
-    checkpoint written from then on, so code that loads them into a wrapped model must change
-    too: such a fix could only be unsafe.
+    Unsafe: the wrapper is unwrapped before `state_dict()`, innermost wrapper last:
+    `x.state_dict()` becomes `x._orig_mod.state_dict()` for `torch.compile`,
+    `x.module.state_dict()` for `DataParallel` / `DistributedDataParallel`, and
+    `x._orig_mod.module.state_dict()` for `torch.compile(DDP(model))`. The edit is made where
+    `state_dict()` is called, also when its result is saved later through a name or a dict.
+    The saved keys lose their prefix, so the checkpoint loads into the bare model; code that
+    loads these files into a wrapped model (or strips the prefix itself) must change too.
+
+    No fix when what the wrapper wraps is not known all the way down (`DDP(model)` with `model`
+    a parameter may wrap another wrapper, and a partial unwrap would still leave a prefix), or
+    when the state dict, or a dict or list holding it, is kept in a name or an attribute that is
+    read anywhere but on its way to the save: that other reader would see the new keys too.
 
     ## Known limits
     The wrapper must be visible: a name bound to the wrapper on every path to the save (in the
@@ -65,6 +79,7 @@ class WrapperPrefixedStateDict(Rule):
     """
 
     code = "SER304"
+    fix_applicability = Applicability.UNSAFE
     name = "wrapper-prefixed-state-dict"
     summary = "save the bare module's state_dict(): unwrap with .module / ._orig_mod first"
 
@@ -232,12 +247,14 @@ def save(model, path):
             if saved is None:
                 continue
             for leaf in flow.leaves(saved, site.point):
-                report = _wrapped_state_dict(ctx, flow, leaf)
+                report = _wrapped_state_dict(ctx, flow, leaf, saved, site.point)
                 if report is not None:
                     yield report
 
 
-def _wrapped_state_dict(ctx: FileContext, flow: FileFlow, leaf: Leaf) -> Optional[Report]:
+def _wrapped_state_dict(
+    ctx: FileContext, flow: FileFlow, leaf: Leaf, saved: cst.BaseExpression, at: Point
+) -> Optional[Report]:
     value = flow.value(leaf.node, leaf.point)
     if value is None or value.entered or not isinstance(value.node, cst.Call):
         return None
@@ -258,4 +275,83 @@ def _wrapped_state_dict(ctx: FileContext, flow: FileFlow, leaf: Leaf) -> Optiona
         f'"{wrapper.key_prefix}" and the checkpoint fails to load into the bare model (Missing key(s) / '
         f"Unexpected key(s) in state_dict); save {owner}{wrapper.unwrap_path}.state_dict()"
     )
-    return Report(call, message)
+    route = _route(flow, saved, at, leaf.node, 0)
+    fix = None
+    if route is not None:
+        fix = _unwrap_fix(ctx, func.value, wrapper, [*route, *value.bindings])
+    return Report(call, message, fix=fix)
+
+
+def _unwrap_fix(
+    ctx: FileContext, owner: cst.BaseExpression, wrapper: TorchObject, followed: Sequence[Binding]
+) -> Optional[Fix]:
+    """`x.state_dict()` -> `x<unwrap path>.state_dict()`.
+
+    Unsafe: the saved keys change, so loaders that expect the prefix must change too.
+    """
+    current: Optional[TorchObject] = wrapper
+    while current is not None and current.wrapper is not None:
+        current = current.inner
+    if current is None:
+        return None  # the innermost object is not known: it may be one more wrapper
+    if not all(_read_only_by_the_save(b) for b in followed):
+        return None
+    path = wrapper.unwrap_path
+    edit = FixBuilder(ctx).insert_after(owner, path)
+    return Fix(Applicability.UNSAFE, f"save {source_text(ctx, owner)}{path}.state_dict()", (edit,))
+
+
+def _read_only_by_the_save(binding: Binding) -> bool:
+    """Whether the name is read once, apart from `name[key] = value` writes: by the save (or the
+    literal that is saved), so that no other code sees the changed keys."""
+    if "." in binding.name:
+        return False  # an attribute can be read from anywhere
+    scope = binding.point.scope
+    name = binding.name
+    if scope.reads_everything or name in scope.nested_reads or name in scope.outer_names:
+        return False
+    if name in scope.rebound_elsewhere:
+        return False
+    writes = len(scope.item_writes.get(name, ()))
+    return len(scope.reads.get(name, ())) - writes == 1
+
+
+def _route(
+    flow: FileFlow, expr: cst.BaseExpression, point: Point, target: cst.BaseExpression, depth: int
+) -> Optional[List[Binding]]:
+    """The names followed from the saved expression to `target`, as `FileFlow.leaves` walks:
+    through dict / list / tuple literals, names bound to one, and `name[key] = value` writes."""
+    if expr is target:
+        return []
+    if depth > 6:
+        return None
+    for item in _items(expr) or ():
+        found = _route(flow, item, point, target, depth + 1)
+        if found is not None:
+            return found
+    if not isinstance(expr, cst.Name):
+        return None
+    value = flow.value(expr, point)
+    if value is None or not value.bindings or _items(value.node) is None:
+        return None
+    container = value.bindings[-1]
+    found = _route(flow, value.node, value.point, target, depth + 1)  # type: ignore[arg-type]
+    if found is None:
+        for write in flow.item_writes_between(container, point):
+            if write.value is not None:
+                found = _route(flow, write.value, write.point, target, depth + 1)
+                if found is not None:
+                    break
+    return None if found is None else [*value.bindings, *found]
+
+
+def _items(node: cst.CSTNode) -> Optional[List[cst.BaseExpression]]:
+    """The values written in a dict / list / tuple / set literal or a `dict(k=v)` call; None for
+    anything else."""
+    if isinstance(node, cst.Dict):
+        return [e.value for e in node.elements]
+    if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
+        return [e.value for e in node.elements]
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "dict":
+        return [a.value for a in node.args if a.keyword is not None or a.star == "**"]
+    return None
