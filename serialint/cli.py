@@ -356,3 +356,11 @@ def rules_command(output_format: str) -> None:
     click.echo(f"{'code':<7} {'name':<{width}} {'fix':<12} default")
     for row in rows:
         click.echo(f"{row['code']:<7} {row['name']:<{width}} {row['fix']:<12} {'on' if row['default'] else 'off'}")
+
+
+@main.command(short_help="Run the language server on standard input and output.")
+def lsp() -> None:
+    """Run the serialint language server over stdio (needs the `lsp` extra: pygls, lsprotocol)."""
+    from serialint.lsp import main as serve
+
+    serve()

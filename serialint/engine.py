@@ -235,22 +235,27 @@ def _statement_lines(first: int, last: int, spans: Sequence[Tuple[int, int]]) ->
     return first, last
 
 
-def pickled_classes(index: ProjectIndex, refs: Iterable[str]) -> FrozenSet[str]:
+def pickled_classes(index: ProjectIndex, refs: Iterable[Tuple[str, FileSummary]]) -> FrozenSet[str]:
     """Project classes whose instances are pickled, with their project base classes.
 
-    A base class's `__init__` stores its attributes on the pickled instance too.
+    Each reference is resolved in the file that makes it. A base class's `__init__` stores its
+    attributes on the pickled instance too.
     """
     result: Set[str] = set()
-    stack = [index.canonical(ref) for ref in refs]
+    stack: List[Tuple[FileSummary, str]] = []
+    for ref, context in refs:
+        found = index.resolve_class(ref, context)
+        if found is not None:
+            stack.append((found[0], found[1].name))
     while stack:
-        qualname = stack.pop()
+        summary, name = stack.pop()
+        qualname = f"{summary.module}.{name}" if summary.module else name
         if qualname in result:
             continue
-        found = index.resolve_class(qualname)
-        if found is None:
-            continue
         result.add(qualname)
-        stack.extend(index.canonical(base) for base in found[1].bases)
+        for base in index.bases_of(summary, name):
+            if base.summary is not None and base.cls is not None:
+                stack.append((base.summary, base.cls.name))
     return frozenset(result)
 
 
@@ -300,7 +305,9 @@ def prepare(
         module_bases.extend(source.settings.module_bases)
     everything = (*sources, *extra_index_sources)
     index = ProjectIndex((s.summary for s in everything if s.summary is not None), module_bases)
-    pickled = pickled_classes(index, (r for s in everything for r in s.pickled_refs))
+    pickled = pickled_classes(
+        index, ((ref, s.summary) for s in everything if s.summary is not None for ref in s.pickled_refs)
+    )
     for source in everything:
         source.tree = None  # the ast tree is not needed past the index; free it
     return Project(index, pickled)
@@ -361,6 +368,8 @@ def fix_source(linter: Linter, source: SourceFile, project: Project, unsafe: boo
             encoding=source.encoding,
         )
         parse_for_index(current)
+        if current.summary is not None and source.summary is not None:
+            project.index.stand_in(current.summary, source.summary)
         if current.error is not None:  # cannot happen after `parses`, but never write what ast rejects
             broken_by = "internal"
             current = source

@@ -22,6 +22,8 @@ Usage from a rule:
 
 from __future__ import annotations
 
+import keyword
+import re
 import weakref
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -29,6 +31,8 @@ from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
+from serialint.findings import Applicability, Edit, Fix
+from serialint.fixes import FixBuilder
 from serialint.model import AttrStore, ClassModel, FileContext, MethodModel, dotted_name
 
 # Deeper chains of names, partials and factories are not followed: the answer becomes "unknown".
@@ -397,6 +401,10 @@ class FunctionAnalysis:
         self.ctx = ctx
         self._module_scope: Optional[Scope] = None
         self._scopes: Dict[int, Scope] = {}  # by id() of the FunctionDef; the tree outlives us
+        # names given to hoisted functions, by id() of the lambda or def: every rule asking about
+        # the same function in one pass gets the same name, and two functions never share one
+        self._hoist_names: Dict[int, str] = {}
+        self._taken_names: Optional[Set[str]] = None
 
     # scopes
     @property
@@ -708,17 +716,379 @@ def store_label(store: AttrStore) -> str:
     return f"{store.method.self_name}.{store.attr}"
 
 
+# -- hoisting a local function to a module-level def (the SER201-SER203 fix) -----------------
+#
+# A lambda or nested def created in a method becomes a module-level def placed above the class;
+# the expression that created it becomes the def's name, or `functools.partial(def, k=k)` when
+# it reads locals or parameters of the method. That is equivalent only when each captured name
+# holds the same object at creation time as at every later call: bound exactly once, by a plain
+# assignment among the method's top-level statements before the function is created (or a
+# parameter never rebound). Anything else declines.
+
+
+@dataclass(frozen=True)
+class Hoist:
+    """One local function turned into a module-level def."""
+
+    name: str  # the new def's name
+    def_text: str  # the def, ending in a newline, written at column 0
+    edit: Edit  # rewrites where the function was created
+    captured: Tuple[str, ...]
+
+
+class _NameReads(cst.CSTVisitor):
+    """Names a function body reads or binds, and whatever makes hoisting it unprovable."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: Set[str] = set()
+        self.blocked: Optional[str] = None  # why the function cannot be hoisted
+
+    def block(self, why: str) -> bool:
+        self.blocked = self.blocked or why
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+        if node.value == "__class__":
+            self.block("reads __class__")
+        elif node.value.startswith("__") and not node.value.endswith("__"):
+            self.block("uses a private name, which the class mangles")
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        attr = node.attr.value
+        if attr.startswith("__") and not attr.endswith("__"):
+            return self.block("uses a private name, which the class mangles")
+        node.value.visit(self)
+        return False  # the attribute name is not a variable
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)  # a keyword's name is not a variable
+        return False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Name) and node.func.value == "super" and not node.args:
+            self.block("calls super() without arguments")
+
+    # nested scopes, generators and coroutines, outer declarations: not followed
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return self.block("holds a nested lambda")
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return self.block("holds a nested def")
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return self.block("holds a class")
+
+    def visit_ListComp(self, node: cst.ListComp) -> bool:
+        return self.block("holds a comprehension")
+
+    def visit_SetComp(self, node: cst.SetComp) -> bool:
+        return self.block("holds a comprehension")
+
+    def visit_DictComp(self, node: cst.DictComp) -> bool:
+        return self.block("holds a comprehension")
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> bool:
+        return self.block("holds a comprehension")
+
+    def visit_Yield(self, node: cst.Yield) -> bool:
+        return self.block("yields")
+
+    def visit_Await(self, node: cst.Await) -> bool:
+        return self.block("awaits")
+
+    def visit_Global(self, node: cst.Global) -> bool:
+        return self.block("declares global")
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> bool:
+        return self.block("declares nonlocal")
+
+
+def _plain_params(params: cst.Parameters) -> bool:
+    """No defaults: a default is evaluated where the function is created, not where it is hoisted."""
+    every = (*params.posonly_params, *params.params, *params.kwonly_params)
+    return all(param.default is None for param in every)
+
+
+def _class_snake(name: str) -> str:
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name.lstrip("_"))
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def _identifier(label: str) -> str:
+    cleaned = re.sub(r"\W+", "_", label).strip("_").lower()
+    return cleaned or "fn"
+
+
+class _AllNames(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: Set[str] = set()
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+
+def _hoist_name(analysis: "FunctionAnalysis", node: FunctionNode, preferred: str) -> str:
+    """A new module-level name for `node`: `preferred`, or with a numeric suffix when taken."""
+    known = analysis._hoist_names.get(id(node))
+    if known is not None:
+        return known
+    if analysis._taken_names is None:
+        collector = _AllNames()
+        analysis.ctx.module.visit(collector)
+        analysis._taken_names = collector.names  # any name the file uses, so nothing is shadowed
+    taken = analysis._taken_names
+    name, number = preferred, 2
+    while name in taken or keyword.iskeyword(name):
+        name, number = f"{preferred}_{number}", number + 1
+    taken.add(name)
+    analysis._hoist_names[id(node)] = name
+    return name
+
+
+def _top_statement(method: MethodModel, node: cst.CSTNode, ctx: FileContext) -> Optional[int]:
+    """Index of the method's top-level statement that contains `node`."""
+    where = ctx.positions[node].start
+    for index, stmt in enumerate(method.node.body.body):
+        rng = ctx.positions[stmt]
+        if (rng.start.line, rng.start.column) <= (where.line, where.column) <= (rng.end.line, rng.end.column):
+            return index
+    return None
+
+
+def _assignment_index(method: MethodModel, name: str) -> Optional[int]:
+    """Index of the top-level `name = ...` statement of the method, when that is how it is bound."""
+    for index, stmt in enumerate(method.node.body.body):
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            targets: List[cst.BaseExpression] = []
+            if isinstance(small, cst.Assign):
+                targets = [t.target for t in small.targets]
+            elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                targets = [small.target]
+            if any(isinstance(t, cst.Name) and t.value == name for t in targets):
+                return index
+    return None
+
+
+def _local_binding_name(method: MethodModel, node: cst.Lambda) -> Optional[str]:
+    """`act` for `act = lambda ...` among the method's statements."""
+    for stmt in method.node.body.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if (
+                    isinstance(small, cst.Assign)
+                    and small.value is node
+                    and len(small.targets) == 1
+                    and isinstance(small.targets[0].target, cst.Name)
+                ):
+                    return small.targets[0].target.value
+    return None
+
+
+def hoist(
+    analysis: "FunctionAnalysis", cls: ClassModel, method: MethodModel, function: LocalFunction, label: str
+) -> Optional[Hoist]:
+    """The module-level def replacing `function`, created in `method` of `cls`, or None if not provably equal.
+
+    `label` names the new def (`_<class>_<label>`) when the function has no name of its own.
+    """
+    ctx = analysis.ctx
+    node = function.node
+    if function.factory is not None or cls.node not in ctx.module.body or method.self_name is None:
+        return None
+    scope = analysis.method_scope(cls, method)
+    if function.qualname != scope.local_qualname(function.name if isinstance(node, cst.FunctionDef) else "<lambda>"):
+        return None  # created elsewhere than directly in this method
+    reads = _NameReads()
+    if isinstance(node, cst.Lambda):
+        if not _plain_params(node.params):
+            return None
+        node.body.visit(reads)
+        own = set(_param_names(node.params))
+        # a walrus in a lambda binds in the lambda
+        own |= {n.value for n in _walrus_targets(node.body)}
+        created_at = node
+    else:
+        if (
+            node.decorators
+            or node.asynchronous is not None
+            or node not in method.node.body.body
+            or not _plain_params(node.params)
+        ):
+            return None
+        node.body.visit(reads)
+        node.params.visit(reads)
+        if node.returns is not None:
+            node.returns.visit(reads)
+        own = set(_param_names(node.params)) | set(Scope(_body_statements(node), "", None)._collected().values)
+        created_at = node
+    if reads.blocked is not None:
+        return None
+    captured = _captured(analysis, scope, method, created_at, sorted(reads.names - own))
+    if captured is None:
+        return None
+    params = node.params
+    if captured:
+        if params.star_kwarg is not None:
+            return None  # a caller's keyword could then replace a captured value
+        extra = [cst.Param(cst.Name(name)) for name in captured]
+        params = params.with_changes(
+            star_arg=params.star_arg if params.star_arg is not cst.MaybeSentinel.DEFAULT else cst.ParamStar(),
+            kwonly_params=[*params.kwonly_params, *extra],
+        )
+    if isinstance(node, cst.Lambda):
+        preferred = _local_binding_name(method, node) or label
+        body: cst.BaseExpression = node.body
+        if "\n" in ctx.module.code_for_node(body) and not body.lpar:
+            body = body.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+        definition = cst.FunctionDef(
+            name=cst.Name("_"),
+            params=params,
+            body=cst.IndentedBlock([cst.SimpleStatementLine([cst.Return(body)])]),
+        )
+    else:
+        preferred = node.name.value
+        definition = node.with_changes(params=params, leading_lines=[])
+    name = _hoist_name(analysis, node, f"_{_class_snake(cls.name)}_{_identifier(preferred)}")
+    definition = definition.with_changes(name=cst.Name(name))
+    def_text = cst.Module(body=[definition], default_indent=ctx.module.default_indent, default_newline="\n").code
+    builder = FixBuilder(ctx)
+    if captured:
+        spelling, _ = builder.name_for("functools.partial")
+        head = spelling.split(".", 1)[0]
+        if any(s.binds(head) for s in scope.chain() if not s.is_module):
+            return None  # the method's own name would hide the import
+        keywords = ", ".join(f"{n}={n}" for n in captured)
+        reference = f"{spelling}({name}, {keywords})"
+    else:
+        reference = name
+    if isinstance(node, cst.Lambda):
+        # the parentheses a lambda needed inside `a or (lambda: ...)` go too: a name or a call is an atom
+        line, column, end_line, end_column = builder.range_of(node)
+        if node.lpar and node.rpar:
+            line, column, _, _ = builder.range_of(node.lpar[0])
+            _, _, end_line, end_column = builder.range_of(node.rpar[-1])
+        edit = Edit(line, column, end_line, end_column, reference)
+    else:
+        line, column, end_line, _ = builder.range_of(node)
+        # up to the next line: the def's trailing comment goes with it
+        edit = Edit(line, column, end_line + 1, 0, f"{node.name.value} = {reference}\n")
+    return Hoist(name, def_text, edit, tuple(captured))
+
+
+def _walrus_targets(expr: cst.BaseExpression) -> List[cst.Name]:
+    found: List[cst.Name] = []
+
+    class _Walrus(cst.CSTVisitor):
+        def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+            if isinstance(node.target, cst.Name):
+                found.append(node.target)
+
+    expr.visit(_Walrus())
+    return found
+
+
+def _captured(
+    analysis: "FunctionAnalysis", scope: Scope, method: MethodModel, created_at: cst.CSTNode, free: Sequence[str]
+) -> Optional[List[str]]:
+    """The free names read from the method, when each surely holds one object from creation on."""
+    created = _top_statement(method, created_at, analysis.ctx)
+    if created is None:
+        return None
+    captured: List[str] = []
+    for name in free:
+        if not scope.binds(name):
+            continue  # a module global or a builtin: read from the module either way
+        if name == method.self_name:
+            # partial(fn, self) pickles, but copy.deepcopy(model) would then call fn with the
+            # copy, where the closure kept reading the original model
+            return None
+        if name in method.outer_names or name in method.imported:
+            return None
+        if name in method.params:
+            if name in method.bindings:
+                return None  # rebound after the call began
+        else:
+            value = method.single_binding(name)
+            index = _assignment_index(method, name)
+            if value is None or index is None or index >= created:
+                return None
+        probe = cst.Name(name)
+        if analysis.possible_local_functions(probe, scope) or analysis.possible_containers(probe, scope):
+            return None  # the partial would still hold a function pickle refuses
+        captured.append(name)
+    return captured
+
+
+def class_insertion_point(ctx: FileContext, cls: ClassModel) -> Tuple[int, str]:
+    """Where module-level defs go above a class (above its decorators and its comments).
+
+    Returns the line and the character that begins it.
+    """
+    decorators = cls.node.decorators
+    line = ctx.positions[decorators[0] if decorators else cls.node].start.line
+    first = "@" if decorators else "c"
+    for empty in reversed(cls.node.leading_lines):
+        if empty.comment is None:
+            break
+        line -= 1
+        first = (empty.whitespace.value + empty.comment.value)[0]
+    return line, first
+
+
+def hoist_fix(
+    analysis: "FunctionAnalysis",
+    cls: ClassModel,
+    targets: Sequence[Tuple[MethodModel, LocalFunction, str]],
+    description: str,
+) -> Optional[Fix]:
+    """One SAFE fix hoisting every (method, function, label) target, or None if one cannot be."""
+    hoists: List[Hoist] = []
+    seen: Set[int] = set()
+    for method, function, label in targets:
+        if id(function.node) in seen:
+            continue
+        seen.add(id(function.node))
+        done = hoist(analysis, cls, method, function, label)
+        if done is None:
+            return None
+        hoists.append(done)
+    if not hoists:
+        return None
+    ctx = analysis.ctx
+    line, first = class_insertion_point(ctx, cls)
+    defs = "".join(f"{h.def_text}\n\n" for h in hoists)
+    # The defs replace the first character of the line (and write it back) rather than insert:
+    # two fixes on one class then overlap, so the second waits for the next pass and its def
+    # lands below the first one's, keeping the defs in the order of the findings.
+    edits: List[Edit] = [Edit(line, 0, line, 1, defs + first)]
+    edits.extend(h.edit for h in hoists)
+    if any(h.captured for h in hoists):
+        _, import_edit = FixBuilder(ctx).name_for("functools.partial")
+        if import_edit is not None:
+            edits.append(import_edit)
+    return Fix(Applicability.SAFE, description, tuple(edits))
+
+
 __all__ = [
     "ContainedFunction",
     "FunctionAnalysis",
     "FunctionContainer",
     "FunctionKind",
+    "Hoist",
     "LocalFunction",
     "PICKLE_PROTOCOL_METHODS",
     "PickledStore",
     "pickled_classes",
     "Scope",
+    "class_insertion_point",
     "function_analysis",
+    "hoist",
+    "hoist_fix",
     "pickled_stores",
     "store_label",
 ]

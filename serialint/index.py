@@ -14,7 +14,12 @@ Names are resolved the way Python binds them, as far as the text shows:
 - relative imports are resolved by path from the importing file, so they work whatever the
   package layout around them;
 - package re-exports, chains of them and `from .x import *` (honouring a literal `__all__`) are
-  followed; `Base = nn.Module` style aliases too.
+  followed; `Base = nn.Module` style aliases too;
+- a class's bases mean what their names meant when the class statement ran, so
+  `class Linear(Linear)` extends the imported Linear; names bound only inside functions do not
+  count at module level;
+- torch's own classes are known from an allow-list (`nn.Parameter` and `nn.Buffer` are not
+  Modules); cycles and absurd depths end the search with "not a Module class".
 
 Whatever cannot be resolved (a call, a name from an unknown library) is not a Module class:
 rules stay silent rather than guess.
@@ -155,7 +160,9 @@ class FileSummary:
     star_imports: Tuple[str, ...]  # qualified module names of `from x import *`
     classes: Dict[str, ClassSummary]
     top_level: FrozenSet[str]  # module-level names bound last to a class or function
-    bindings: Dict[str, Binding] = field(default_factory=dict)  # module-level names, as the module ends
+    # module-level names as the module ends; a key with "@" (`Linear@4:0`) keeps what a base name
+    # meant when a class statement ran, where the module rebinds that name later
+    bindings: Dict[str, Binding] = field(default_factory=dict)
     stars: Tuple[Binding, ...] = ()  # the `from x import *` sources, IMPORT or RELATIVE
     exports: Optional[FrozenSet[str]] = None  # a literal `__all__`, if any
 
@@ -560,6 +567,7 @@ class ProjectIndex:
         self._by_name: Dict[str, List[int]] = {}
         self._by_path: Dict[str, int] = {}
         self._by_id: Dict[int, int] = {}
+        self._stand_ins: List[FileSummary] = []
         self._roots: List[str] = []
         self._dirs: List[str] = []
         self._path_names: Set[str] = set()  # directory and module names present, to skip path lookups
@@ -591,6 +599,17 @@ class ProjectIndex:
         """
         targets = self._targets(qualname, context)
         return bool(targets) and all(self._target_is_module(t) for t in targets)
+
+    def stand_in(self, summary: FileSummary, original: FileSummary) -> None:
+        """Let a re-parsed version of an indexed file (after a fix pass) be asked about like the original.
+
+        What its classes derive from is still judged from the original: fixes do not change
+        class bases. The index keeps a reference so that the id stays this summary's.
+        """
+        position = self._by_id.get(id(original))
+        if position is not None:
+            self._stand_ins.append(summary)
+            self._by_id[id(summary)] = position
 
     def is_module_class_in(self, summary: FileSummary, class_name: str) -> bool:
         """Whether the class `class_name` ("Net", "Outer.Inner") defined in `summary` is a Module class."""

@@ -505,7 +505,8 @@ class FileContext:
                     self._collect_classes(sub, prefix)
 
     def is_module_class(self, cls: ClassModel) -> bool:
-        return self.index.is_module_class(cls.qualname)
+        # judged in this file: two files may share a module name (two scripts named train.py)
+        return self.index.is_module_class_in(self.summary, cls.name)
 
     def is_pickled_class(self, cls: ClassModel) -> bool:
         """Module classes, and classes whose instances the linted code visibly pickles."""
@@ -514,7 +515,7 @@ class FileContext:
     def defines_in_hierarchy(self, cls: ClassModel, *method_names: str) -> bool:
         if any(m in cls.methods for m in method_names):
             return True
-        return self.index.defines_in_hierarchy(cls.qualname, method_names)
+        return self.index.defines_in_hierarchy_in(self.summary, cls.name, method_names)
 
     # -- module-level functions --------------------------------------------------------------
     @property

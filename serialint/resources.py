@@ -350,6 +350,10 @@ class ResourceClassifier:
             return Resource("threading.Condition", given.error if given is not None else None)
         return None
 
+    def callee(self, call: cst.Call, method: Optional[MethodModel]) -> Optional[str]:
+        """The qualified name `call` calls, as the classifier resolved it; None when not known."""
+        return self._qualify(call.func, method)
+
     def _path_open(self, call: cst.Call, method: Optional[MethodModel]) -> Optional[Resource]:
         func = call.func
         if not (isinstance(func, cst.Attribute) and func.attr.value == "open" and isinstance(func.value, cst.Call)):
@@ -552,3 +556,61 @@ def _module_statements(body: Sequence[cst.CSTNode]) -> List[cst.SimpleStatementL
                 if block is not None:
                     found.extend(_module_statements(block.body.body))
     return found
+
+
+# -- re-creating a resource after unpickling -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A resource whose constructor call can run again in `__setstate__` with the same arguments."""
+
+    # What the re-created object does not carry over from the pickled one, said as a comment
+    # beside it; None when nothing the object observably held is lost.
+    note: Optional[str] = None
+
+
+_FRESH_LOCKS: FrozenSet[str] = frozenset({"threading.Lock", "threading.RLock"})
+_QUEUES: FrozenSet[str] = frozenset({"queue.Queue", "queue.LifoQueue", "queue.PriorityQueue", "queue.SimpleQueue"})
+_REOPENED: FrozenSet[str] = frozenset({"builtins.open", "io.open"})
+_SUMMARY_WRITERS: FrozenSet[str] = frozenset(
+    {"torch.utils.tensorboard.SummaryWriter", "torch.utils.tensorboard.writer.SummaryWriter"}
+)
+
+
+def replay(qualname: str, call: cst.Call) -> Optional[Replay]:
+    """How `call` (already classified as a resource) can be repeated after loading, or None.
+
+    Only constructors whose fresh result stands in for the old one: a lock (a pickled object is
+    never mid-acquire in its copy), an event (starts unset), a queue (starts empty), a file
+    reopened in a mode that neither truncates nor refuses an existing file, a TensorBoard writer
+    given its log directory (it adds a new event file there). Threads, processes, sockets,
+    connections, generators and temporary files hold state a second call cannot give back.
+    """
+    if qualname in _FRESH_LOCKS:
+        return Replay()
+    if qualname == "threading.Event":
+        return Replay("a new event: starts unset")
+    if qualname in _QUEUES:
+        return Replay("a new, empty queue: queued items are not pickled")
+    if qualname in _REOPENED:
+        known, mode_node = _argument(call, 1, "mode")
+        if not known:
+            return None
+        mode = "r"
+        if mode_node is not None:
+            value = mode_node.evaluated_value if isinstance(mode_node, cst.SimpleString) else None
+            if not isinstance(value, str):
+                return None
+            mode = value
+        if "w" in mode or "x" in mode:
+            # reopening would empty the file the original wrote, or fail because it exists
+            return None
+        if "a" in mode:
+            return Replay()
+        return Replay("reopened: reading starts again at the beginning of the file")
+    if qualname in _SUMMARY_WRITERS:
+        known, log_dir = _argument(call, 0, "log_dir")
+        # without a log_dir each writer invents a new run directory
+        return Replay() if known and log_dir is not None else None
+    return None

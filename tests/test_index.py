@@ -1016,10 +1016,6 @@ def test_sibling_module_wins_on_disk(tmp_path: Path) -> None:
     assert lint_tree(tmp_path, files) == expected("exp_a/train.py", files["exp_a/train.py"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FileContext.is_module_class asks by qualified name only; two train.py files share 'train.Net'",
-)
 def test_same_class_in_same_module_name_on_disk_is_judged_per_file(tmp_path: Path) -> None:
     assert lint_tree(tmp_path, TWO_EXPERIMENTS) == expected("exp_a/train.py", TWO_EXPERIMENTS["exp_a/train.py"])
 

@@ -103,5 +103,6 @@ def test_closure_includes_project_base_classes_across_files():
         summarize("pkg/child.py", ast.parse(child), "pkg.child", False),
     ]
     index = ProjectIndex(summaries)
-    assert pickled_classes(index, ["pkg.child.Child"]) == {"pkg.child.Child", "pkg.base.Base"}
-    assert pickled_classes(index, ["json.JSONEncoder"]) == frozenset()
+    child_file = summaries[1]
+    assert pickled_classes(index, [("pkg.child.Child", child_file)]) == {"pkg.child.Child", "pkg.base.Base"}
+    assert pickled_classes(index, [("json.JSONEncoder", child_file)]) == frozenset()

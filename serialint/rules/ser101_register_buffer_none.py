@@ -1,10 +1,24 @@
 from __future__ import annotations
 
+import keyword
 from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 import libcst as cst
 
-from serialint.model import AttrStore, FileContext, SelfCall, call_arg, is_name, is_none, mutually_exclusive, string_value
+from serialint.findings import Applicability, Fix
+from serialint.fixes import FixBuilder
+from serialint.hooks import class_supplies, hook_edits
+from serialint.model import (
+    AttrStore,
+    ClassModel,
+    FileContext,
+    SelfCall,
+    call_arg,
+    is_name,
+    is_none,
+    mutually_exclusive,
+    string_value,
+)
 from serialint.rule import Bad, Expected, Good, Report, Rule
 
 
@@ -52,14 +66,27 @@ class RegisterBufferNone(Rule):
     follows `.to()`.
 
     ## Fix safety
-    No automatic fix is offered by this rule yet.
+    Safe: the buffer stays registered as None, and a module-level load_state_dict pre-hook,
+    `_serialint_load_compat_<Class>`, is added before the class and registered right after the
+    `register_buffer` call with `self.register_load_state_dict_pre_hook(...)`. When the checkpoint
+    has the key and the buffer is still None, the hook sets it to `torch.empty_like` of the saved
+    tensor, which `load_state_dict` then fills: the round trip restores the value, checkpoints
+    without the key load as before, and the buffer still follows `.to()`. `import torch` is added
+    when the file does not import it. Several buffers of one class, and the SER102 and SER106
+    fixes, share that one hook. No fix with `persistent=False` (nothing is saved by design) or a
+    `persistent` given as a variable, nor when the `register_buffer` call is not a statement of its
+    own directly in `__init__`, for a class nested in a function or a class, or when the hook's
+    name is already taken.
 
     ## Known limits
     Only assignments made inside the class's own methods are seen; `model.mean = t` from outside
-    the class, or from a subclass in another class body, is not.
+    the class, or from a subclass in another class body, is not. A class that registers any
+    load_state_dict hook is taken to materialise the buffer in it, whatever the hook does
+    (except the hooks the fixes generate, whose body is read).
     """
 
     code = "SER101"
+    fix_applicability = Applicability.SAFE
     name = "register-buffer-none"
     summary = "register the buffer with a tensor, or add a load_state_dict pre-hook that materialises it"
 
@@ -86,6 +113,83 @@ class Normalizer(nn.Module):
                     'saved after the assignment into a fresh instance fails (Unexpected key(s) in state_dict: "mean")',
                 ),
             ),
+            fixed="""\
+import torch
+from torch import nn
+
+
+def _serialint_load_compat_Normalizer(module, state_dict, prefix, *args):
+    if prefix + "mean" in state_dict and module.mean is None:
+        module.mean = torch.empty_like(state_dict[prefix + "mean"])
+
+
+class Normalizer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", None)
+        self.register_load_state_dict_pre_hook(_serialint_load_compat_Normalizer)
+
+    def calibrate(self, x):
+        self.mean = x.mean(0)
+""",
+        ),
+        # two buffers share one hook; torch is imported for torch.empty_like; tabs stay tabs
+        Bad(
+            """\
+from torch import nn
+
+
+# statistics of the first batch
+class Whitening(nn.Module):
+\tdef __init__(self):
+\t\tsuper().__init__()
+\t\tself.register_buffer("mean", None)
+\t\tself.register_buffer("scale", None, True)
+
+\tdef forward(self, x):
+\t\tif self.mean is None:
+\t\t\tself.mean, self.scale = x.mean(0), x.std(0)
+\t\treturn (x - self.mean) / self.scale
+""",
+            (
+                Expected(
+                    8,
+                    3,
+                    'buffer "mean" is registered as None and assigned a tensor later: loading a checkpoint '
+                    'saved after the assignment into a fresh instance fails (Unexpected key(s) in state_dict: "mean")',
+                ),
+                Expected(
+                    9,
+                    3,
+                    'buffer "scale" is registered as None and assigned a tensor later: loading a checkpoint '
+                    'saved after the assignment into a fresh instance fails (Unexpected key(s) in state_dict: "scale")',
+                ),
+            ),
+            fixed="""\
+from torch import nn
+import torch
+
+
+def _serialint_load_compat_Whitening(module, state_dict, prefix, *args):
+\tif prefix + "mean" in state_dict and module.mean is None:
+\t\tmodule.mean = torch.empty_like(state_dict[prefix + "mean"])
+\tif prefix + "scale" in state_dict and module.scale is None:
+\t\tmodule.scale = torch.empty_like(state_dict[prefix + "scale"])
+
+
+# statistics of the first batch
+class Whitening(nn.Module):
+\tdef __init__(self):
+\t\tsuper().__init__()
+\t\tself.register_buffer("mean", None)
+\t\tself.register_load_state_dict_pre_hook(_serialint_load_compat_Whitening)
+\t\tself.register_buffer("scale", None, True)
+
+\tdef forward(self, x):
+\t\tif self.mean is None:
+\t\t\tself.mean, self.scale = x.mean(0), x.std(0)
+\t\treturn (x - self.mean) / self.scale
+""",
         ),
         Bad(
             """\
@@ -134,6 +238,28 @@ class Registry:
         self.p = 1
 """
         ),
+        # materialised by a pre-hook
+        Good(
+            """\
+import torch
+from torch import nn
+
+
+def _materialise_mean(module, state_dict, prefix, *args):
+    if prefix + "mean" in state_dict and module.mean is None:
+        module.mean = torch.empty_like(state_dict[prefix + "mean"])
+
+
+class Normalizer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", None)
+        self.register_load_state_dict_pre_hook(_materialise_mean)
+
+    def calibrate(self, x):
+        self.mean = x.mean(0)
+"""
+        ),
         # a class merely named Module, not torch's
         Good(
             """\
@@ -166,8 +292,9 @@ class Net(Module):
                     ) or any(
                         not is_none(other_tensor) and not _exclusive(call, other) for other, other_tensor in calls
                     )
-                    if assigned_later:
-                        yield Report(call.call, _message(name, call_arg(call.call, 2, "persistent")))
+                    if assigned_later and not class_supplies(ctx, cls, name):
+                        persistent = call_arg(call.call, 2, "persistent")
+                        yield Report(call.call, _message(name, persistent), fix=_materialise_fix(ctx, cls, call, name))
 
 
 def _message(name: str, persistent: Optional[cst.BaseExpression]) -> str:
@@ -181,6 +308,53 @@ def _message(name: str, persistent: Optional[cst.BaseExpression]) -> str:
         "checkpoint saved after the assignment into a fresh instance fails "
         f'(Unexpected key(s) in state_dict: "{name}")'
     )
+
+
+def _materialise_fix(ctx: FileContext, cls: ClassModel, call: SelfCall, name: str) -> Optional[Fix]:
+    """A load_state_dict pre-hook that gives `name` an empty tensor shaped like the checkpoint's.
+
+    Safe: the buffer stays as it is; the hook acts only when the checkpoint has the key and the
+    buffer is still None, and then `load_state_dict` copies the saved value into it.
+    """
+    persistent = call_arg(call.call, 2, "persistent")
+    if persistent is not None and not is_name(persistent, "True"):
+        return None  # persistent=False: nothing is saved by design; a variable: not known here
+    if not name.isidentifier() or keyword.iskeyword(name) or call.method.name != "__init__":
+        return None
+    # right after the call, where the module is certainly initialised (register_buffer needs it)
+    register_after = _statement_of(call)
+    if register_after is None:
+        return None
+    empty_like, import_edit = FixBuilder(ctx).name_for("torch.empty_like")
+    key = f'prefix + "{name}"'
+    lines = (
+        f"if {key} in state_dict and module.{name} is None:",
+        f"\tmodule.{name} = {empty_like}(state_dict[{key}])",
+    )
+    edits = hook_edits(ctx, cls, lines, register_after)
+    if edits is None:
+        return None
+    if import_edit is not None:
+        edits = (import_edit, *edits)
+    description = f'materialise buffer "{name}" from the checkpoint in a load_state_dict pre-hook'
+    return Fix(Applicability.SAFE, description, edits)
+
+
+def _statement_of(call: SelfCall) -> Optional[cst.SimpleStatementLine]:
+    """The line of `__init__`'s own body that is exactly this call (not nested in a branch)."""
+    body = call.method.node.body
+    if call.frames or not isinstance(body, cst.IndentedBlock):
+        return None
+    for stmt in body.body:
+        if (
+            isinstance(stmt, cst.SimpleStatementLine)
+            and len(stmt.body) == 1
+            and isinstance(stmt.body[0], cst.Expr)
+            and stmt.body[0].value is call.call
+        ):
+            return stmt
+    return None
+
 
 def _exclusive(call: SelfCall, other: Union[SelfCall, AttrStore]) -> bool:
     return call.method is other.method and mutually_exclusive(call.frames, other.frames)

@@ -5,7 +5,10 @@ from typing import Dict, FrozenSet, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from serialint.model import AttrStore, ClassModel, FileContext, Frame, is_none
+from serialint.findings import Applicability, Edit, Fix
+from serialint.fixes import FixBuilder
+from serialint.hooks import hook_edits, statement_index, super_init_statement, top_level_line
+from serialint.model import AttrStore, ClassModel, FileContext, Frame, MethodModel, is_none
 from serialint.rule import Bad, Expected, Good, Report, Rule
 from serialint.tensors import (
     Scope,
@@ -71,7 +74,24 @@ class UnregisteredTensorAttribute(Rule):
     `Missing key(s)` unless a load_state_dict pre-hook supplies the current value.
 
     ## Fix safety
-    No automatic fix is offered by this rule yet.
+    Safe, for the eager form: `self.p = <tensor>` becomes `self.register_buffer("p", <tensor>)`,
+    and a module-level load_state_dict pre-hook, `_serialint_load_compat_<Class>`, is added
+    before the class and registered right after `super().__init__()` with
+    `self.register_load_state_dict_pre_hook(...)`. The hook does
+    `state_dict.setdefault(prefix + "p", module.p)`: a checkpoint saved before the fix, without
+    "p", loads and keeps the fresh value, exactly as it did, while new checkpoints restore it. The
+    tensor then also follows `.to()` / `.double()`, which is the point. Several attributes of one
+    class, and the SER101 and SER106 fixes, share that one hook.
+
+    No fix when the store is not a plain `self.p = ...` statement directly in `__init__` after
+    `super().__init__()` (a branch, a helper, an annotated or chained assignment), when `p` is
+    stored anywhere else with a value not certainly a tensor (a buffer accepts only tensors, and
+    None drops it from `state_dict()`), stored earlier during construction, deleted, or named in
+    the class body (a method, property or class attribute); when the value may share memory with
+    a tensor held elsewhere (a parameter, a module-level name, `torch.as_tensor`, a view of one),
+    because `load_state_dict` copies into a buffer in place and would overwrite it; for a class
+    nested in a function or a class, or when the hook's name is already taken. The lazy form has
+    no fix.
 
     ## Known limits
     Only values certainly tensors are considered: torch factories and data constructors resolved
@@ -114,6 +134,7 @@ class UnregisteredTensorAttribute(Rule):
     """
 
     code = "SER102"
+    fix_applicability = Applicability.SAFE
     name = "unregistered-tensor-attribute"
     summary = "register the tensor with self.register_buffer(name, tensor) (persistent=False for recomputable values)"
 
@@ -141,6 +162,24 @@ class RandomFeatures(nn.Module):
                     'self.register_buffer("projection", ...)',
                 ),
             ),
+            fixed="""\
+import torch
+from torch import nn
+
+
+def _serialint_load_compat_RandomFeatures(module, state_dict, prefix, *args):
+    state_dict.setdefault(prefix + "projection", module.projection)
+
+
+class RandomFeatures(nn.Module):
+    def __init__(self, d: int, m: int) -> None:
+        super().__init__()
+        self.register_load_state_dict_pre_hook(_serialint_load_compat_RandomFeatures)
+        self.register_buffer("projection", torch.randn(d, m) / m ** 0.5)
+
+    def forward(self, x):
+        return x @ self.projection
+""",
         ),
         Bad(
             """\
@@ -209,6 +248,28 @@ class Calibrated(Module):
                     ".to()/.double() do not convert it; keep it in a buffer or in get_extra_state()",
                 ),
             ),
+            # the eager store is fixed; the lazy one is left to a person
+            fixed="""\
+import torch as th
+from torch.nn import Module
+
+
+def _serialint_load_compat_Calibrated(module, state_dict, prefix, *args):
+    state_dict.setdefault(prefix + "offset", module.offset)
+
+
+class Calibrated(Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.register_load_state_dict_pre_hook(_serialint_load_compat_Calibrated)
+        pe = th.zeros(dim)
+        pe = pe.unsqueeze(0)
+        self.register_buffer("offset", pe)
+        self.scale = None
+
+    def calibrate(self, batch):
+        self.scale = batch.detach().abs().amax(0)
+""",
         ),
     )
     good = (
@@ -345,12 +406,14 @@ class Doubled(Base):
                     continue
                 if any(_recomputed_per_call(roles, s) for s in stores):
                     continue
-                report = _eager(ctx, roles, attr, stores) or _lazy(ctx, roles, attr, stores)
+                report = _eager(ctx, cls, roles, attr, stores) or _lazy(ctx, roles, attr, stores)
                 if report is not None:
                     yield report
 
 
-def _eager(ctx: FileContext, roles: "_MethodRoles", attr: str, stores: List[AttrStore]) -> Optional[Report]:
+def _eager(
+    ctx: FileContext, cls: ClassModel, roles: "_MethodRoles", attr: str, stores: List[AttrStore]
+) -> Optional[Report]:
     for store in stores:
         if not roles.is_init_time(store.method.name):
             continue
@@ -361,8 +424,169 @@ def _eager(ctx: FileContext, roles: "_MethodRoles", attr: str, stores: List[Attr
                 f'tensor stored in plain attribute "{attr}": it is not in state_dict(), so a checkpoint silently '
                 "keeps the fresh value, and .to()/.double() do not convert it; register it with "
                 f'self.register_buffer("{attr}", ...)',
+                fix=_register_fix(ctx, cls, roles, store, stores),
             )
     return None
+
+
+def _register_fix(
+    ctx: FileContext, cls: ClassModel, roles: "_MethodRoles", store: AttrStore, stores: List[AttrStore]
+) -> Optional[Fix]:
+    """`self.p = <tensor>` -> `self.register_buffer("p", <tensor>)`, and a pre-hook for older checkpoints.
+
+    The hook supplies the fresh value when a checkpoint lacks "p", which is exactly what loading
+    such a checkpoint did before: safe.
+    """
+    attr = store.attr
+    method = store.method
+    small = store.statement
+    if method.name != "__init__" or store.frames or not isinstance(small, cst.Assign) or len(small.targets) != 1:
+        return None
+    target = small.targets[0].target
+    if target is not store.node or not isinstance(target, cst.Attribute):
+        return None
+    line = top_level_line(method, small)
+    super_init = super_init_statement(method)
+    if line is None or super_init is None or statement_index(method, super_init) > statement_index(method, line):
+        return None  # register_buffer before Module.__init__ raises
+    builder = FixBuilder(ctx)
+    store_line = builder.range_of(store.node)[0]
+    for other in stores:
+        if other is store:
+            continue
+        if roles.is_init_time(other.method.name) and (
+            other.method is not method or builder.range_of(other.node)[0] <= store_line
+        ):
+            return None  # set before: register_buffer refuses a name that already exists
+        if tensor_info(other.value, Scope(ctx, other.method)) is None:
+            return None  # a buffer takes only tensors (and None, which drops it from state_dict)
+    if attr in cls.methods or _class_level_names(cls, attr) or _deletes(cls, attr):
+        return None
+    if _may_share_storage(ctx, method, small.value, 0, set()):
+        return None
+    value = small.value
+    edits = hook_edits(ctx, cls, (f'state_dict.setdefault(prefix + "{attr}", module.{attr})',), super_init)
+    if edits is None:
+        return None
+    value_line, value_column, _, _ = builder.range_of(value)
+    start_line, start_column, _, _ = builder.range_of(small)
+    register = (
+        Edit(start_line, start_column, value_line, value_column, f'{method.self_name}.register_buffer("{attr}", '),
+        builder.insert_after(value, ")"),
+    )
+    return Fix(
+        Applicability.SAFE,
+        f'register "{attr}" as a buffer, with a load_state_dict pre-hook for checkpoints saved without it',
+        register + edits,
+    )
+
+
+# torch functions that always return a new tensor: nothing they are given can share its memory.
+_FRESH_FUNCTIONS = frozenset(
+    "torch." + name
+    for name in (
+        "zeros ones empty full rand randn randint randperm arange linspace logspace eye tensor "
+        "zeros_like ones_like empty_like full_like rand_like randn_like randint_like "
+        "cat stack outer exp log sqrt sin cos tril triu polar complex"
+    ).split()
+)
+# Tensor methods that always copy.
+_FRESH_METHODS = frozenset(("clone",))
+
+
+def _may_share_storage(
+    ctx: FileContext, method: MethodModel, node: cst.CSTNode, depth: int, seen: Set[str]
+) -> bool:
+    """Whether the value may be a view of a tensor someone else holds (an argument, a global).
+
+    `load_state_dict` copies into a buffer in place, so a buffer sharing memory with another
+    object would overwrite it, where the plain attribute was never written by a load.
+    """
+    if depth > 12:
+        return True
+    if isinstance(node, (cst.BinaryOperation, cst.UnaryOperation)):
+        return False  # arithmetic allocates its result
+    if isinstance(node, cst.Call):
+        func = node.func
+        qualified = ctx.qualify(func)
+        if qualified in _FRESH_FUNCTIONS:
+            return False
+        if qualified is not None and qualified.startswith("torch."):
+            return any(_may_share_storage(ctx, method, a.value, depth + 1, seen) for a in node.args)
+        if isinstance(func, cst.Attribute):
+            # a tensor method returns a new tensor or a view of its receiver, never of its arguments
+            if func.attr.value in _FRESH_METHODS:
+                return False
+            return _may_share_storage(ctx, method, func.value, depth + 1, seen)
+        return True  # a call of something else: what it returns is not known
+    if isinstance(node, cst.Attribute):
+        return _may_share_storage(ctx, method, node.value, depth + 1, seen)
+    if isinstance(node, cst.Subscript):
+        return _may_share_storage(ctx, method, node.value, depth + 1, seen)
+    if isinstance(node, cst.Name):
+        name = node.value
+        if name == method.self_name:
+            return False
+        if name in method.params or name in method.outer_names or name in method.imported:
+            return True
+        if name in method.bindings:
+            if name in seen:
+                return False
+            values = method.bindings[name]
+            return any(
+                value is None or _may_share_storage(ctx, method, value, depth + 1, seen | {name}) for value in values
+            )
+        return name not in ctx.summary.imports and _module_assigns(ctx, name)
+    return any(_may_share_storage(ctx, method, child, depth + 1, seen) for child in node.children)
+
+
+def _module_assigns(ctx: FileContext, name: str) -> bool:
+    for stmt in ctx.module.body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                targets: List[cst.CSTNode] = []
+                if isinstance(small, cst.Assign):
+                    targets = [t.target for t in small.targets]
+                elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+                    targets = [small.target]
+                for target in targets:
+                    if any(isinstance(n, cst.Name) and n.value == name for n, _, _ in walk(target)):
+                        return True
+        elif not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            return True  # bound somewhere inside a compound statement, maybe: not known
+    return False
+
+
+def _class_level_names(cls: ClassModel, attr: str) -> bool:
+    """Whether the class body itself binds `attr` (a class attribute, property or method)."""
+    body = cls.node.body
+    if not isinstance(body, cst.IndentedBlock):
+        return True
+    for stmt in body.body:
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) and stmt.name.value == attr:
+            return True
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                targets = []
+                if isinstance(small, cst.Assign):
+                    targets = [t.target for t in small.targets]
+                elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+                    targets = [small.target]
+                if any(isinstance(t, cst.Name) and t.value == attr for t in targets):
+                    return True
+    return False
+
+
+def _deletes(cls: ClassModel, attr: str) -> bool:
+    """Whether the class deletes `<anything>.attr` (`del self.p`) or uses delattr."""
+    for node, _, _ in walk(cls.node):
+        if isinstance(node, cst.Del):
+            for inner, _, _ in walk(node.target):
+                if isinstance(inner, cst.Attribute) and inner.attr.value == attr:
+                    return True
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "delattr":
+            return True
+    return False
 
 
 def _lazy(ctx: FileContext, roles: "_MethodRoles", attr: str, stores: List[AttrStore]) -> Optional[Report]:

@@ -1,43 +1,16 @@
 from __future__ import annotations
 
-from typing import FrozenSet, Iterator
+from typing import Iterator, Optional
 
-import libcst as cst
-
+from serialint.findings import Applicability, Fix
+from serialint.hooks import class_supplies, hook_edits, super_init_statement
 from serialint.model import ClassModel, FileContext
 from serialint.rule import Bad, Expected, Good, Report, Rule
 from serialint.rules.ser105_extra_state_asymmetry import defined_names, hierarchy
 
-# Registrations through which a class can supply (or excuse) a missing "_extra_state" key.
-# A post-hook can drop the key from `missing_keys`; what any hook does is not read, so any
-# registration silences the rule.
-_LOAD_HOOK_REGISTRATIONS: FrozenSet[str] = frozenset(
-    {
-        "register_load_state_dict_pre_hook",
-        "_register_load_state_dict_pre_hook",
-        "register_load_state_dict_post_hook",
-    }
-)
-
 # Overrides that see the incoming state_dict before torch looks for "_extra_state".
 _LOAD_OVERRIDES = ("_load_from_state_dict", "load_state_dict")
-
-
-class _HookRegistrationFinder(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.found = False
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value in _LOAD_HOOK_REGISTRATIONS:
-            self.found = True
-
-
-def registers_load_hook(cls: ClassModel) -> bool:
-    """Whether anything in the class body registers a load_state_dict hook (`self.`, `super().`, …)."""
-    finder = _HookRegistrationFinder()
-    cls.node.body.visit(finder)
-    return finder.found
+_KEY = "_extra_state"
 
 
 class ExtraStateWithoutCompatHook(Rule):
@@ -96,12 +69,21 @@ class ExtraStateWithoutCompatHook(Rule):
     `Unsupported global`.
 
     ## Fix safety
-    No automatic fix is offered by this rule yet.
+    Safe: a module-level load_state_dict pre-hook, `_serialint_load_compat_<Class>`, is added
+    before the class and registered right after `super().__init__()` with
+    `self.register_load_state_dict_pre_hook(...)`. When a checkpoint lacks
+    `prefix + "_extra_state"`, the hook supplies `module.get_extra_state()` of the instance being
+    loaded, which its own `set_extra_state` accepts: an old checkpoint loads and leaves the extra
+    state as the instance had it. Checkpoints that have the key load as before. The SER101 and
+    SER102 fixes on the same class share that one hook. No fix when the class has no `__init__`
+    of its own, or none calling `super().__init__()` as a statement of its own, for a class
+    nested in a function or a class, or when the hook's name is already taken.
 
     ## Known limits
     A class whose extra state dates from its first version has no old checkpoints to break;
     the rule cannot tell, so suppress it there. Any load_state_dict hook registration in the
-    class or a base in the same file silences the rule, whatever the hook does. A project base
+    class or a base in the same file silences the rule, whatever the hook does (except the hooks
+    the fixes generate, whose body is read). A project base
     in another file is read only for the methods it defines: when it defines `__init__` (where
     it could register a hook) the class is not reported, nor when a base comes from outside the
     project and outside torch. A hook registered from outside the class
@@ -112,6 +94,7 @@ class ExtraStateWithoutCompatHook(Rule):
     """
 
     code = "SER106"
+    fix_applicability = Applicability.SAFE
     name = "extra-state-without-compat-hook"
     summary = (
         "register a load_state_dict pre-hook that does "
@@ -146,6 +129,29 @@ class Encoder(nn.Module):
                     '(Missing key(s) in state_dict: "_extra_state", under the submodule\'s prefix)',
                 ),
             ),
+            fixed="""\
+import torch
+from torch import nn
+
+
+def _serialint_load_compat_Encoder(module, state_dict, prefix, *args):
+    if prefix + "_extra_state" not in state_dict:
+        state_dict[prefix + "_extra_state"] = module.get_extra_state()
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_load_state_dict_pre_hook(_serialint_load_compat_Encoder)
+        self.proj = nn.Linear(4, 4)
+        self.version = 2
+
+    def get_extra_state(self):
+        return {"version": self.version}
+
+    def set_extra_state(self, state):
+        self.version = state["version"]
+""",
         ),
         # set_extra_state comes from a project base in another file that registers no hook
         Bad(
@@ -289,7 +295,7 @@ class Versioned(nn.Module):
             names = defined_names(cls)
             if "get_extra_state" not in names:
                 continue
-            if any(name in names for name in _LOAD_OVERRIDES) or registers_load_hook(cls):
+            if any(name in names for name in _LOAD_OVERRIDES) or class_supplies(ctx, cls, _KEY):
                 continue
             bases = hierarchy(ctx, cls)
             if bases.opaque:
@@ -300,7 +306,7 @@ class Versioned(nn.Module):
                 continue  # the key predates this class: reported on the base that added it
             if any(name in bases.base_methods for name in _LOAD_OVERRIDES):
                 continue
-            if any(registers_load_hook(base) for base in bases.local_bases):
+            if any(class_supplies(ctx, base, _KEY) for base in bases.local_bases):
                 continue
             if any("__init__" in base.methods for base in bases.remote_bases):
                 continue  # its __init__ may register a hook, and its body is not read here
@@ -309,4 +315,22 @@ class Versioned(nn.Module):
                 f'class "{cls.name}" has extra state but nothing supplies "_extra_state" to checkpoints saved '
                 "before it had extra state: loading one fails "
                 '(Missing key(s) in state_dict: "_extra_state", under the submodule\'s prefix)',
+                fix=_default_extra_state_fix(ctx, cls),
             )
+
+
+def _default_extra_state_fix(ctx: FileContext, cls: ClassModel) -> Optional[Fix]:
+    """A load_state_dict pre-hook supplying the fresh instance's own extra state when the key is missing.
+
+    Safe: checkpoints that have the key load as before; one without it gets what
+    `get_extra_state()` returns at load time, which `set_extra_state` then reads back unchanged.
+    """
+    init = cls.methods.get("__init__")
+    if init is None:
+        return None
+    key = f'prefix + "{_KEY}"'
+    lines = (f"if {key} not in state_dict:", f"\tstate_dict[{key}] = module.get_extra_state()")
+    edits = hook_edits(ctx, cls, lines, super_init_statement(init))
+    if edits is None:
+        return None
+    return Fix(Applicability.SAFE, 'supply "_extra_state" to older checkpoints in a load_state_dict pre-hook', edits)

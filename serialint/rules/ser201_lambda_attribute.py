@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from serialint.functions import function_analysis, pickled_stores, store_label
+from serialint.findings import Applicability
+from serialint.functions import function_analysis, hoist_fix, pickled_stores, store_label
 from serialint.model import FileContext
 from serialint.rule import Bad, Expected, Good, Report, Rule
 
@@ -52,7 +53,31 @@ class LambdaAttribute(Rule):
     also scripts; a `partial` does not.
 
     ## Fix safety
-    No automatic fix is offered by this rule yet.
+    The fix is safe. It moves the lambda to a module-level `def` placed above the class (and above
+    its decorators and comments), named `_<class>_<attribute>` (`_<class>_<name>` for a lambda
+    bound to a local name first; a numeric suffix when the name is taken), and writes that name
+    where the lambda was. When the lambda reads parameters or locals of the method, it writes
+    `functools.partial(def, name=name)` instead and the captured names become keyword-only
+    parameters of the def; `import functools` is added unless the file already imports it or
+    `partial`.
+    The function then receives the same objects at every call as the closure did, so the model
+    behaves identically; `state_dict()` and existing checkpoints are untouched, and `pickle`,
+    `torch.save` and `torch.load(weights_only=False)` now work. TorchScript is no worse: a stored
+    `partial` does not script, nor did the local function. One difference remains:
+    `copy.deepcopy(model)` copies the values a `partial` holds, where the closure shared them with
+    the original model; they are equal, so this shows only if a captured mutable object is changed
+    in place after the copy.
+
+    No fix is offered when the rewrite cannot be shown equivalent: a captured name is `self`
+    (`partial(fn, self)` pickles, but the copy made by `copy.deepcopy(model)` would then read itself
+    where the closure read the original), is rebound, is bound otherwise than by one plain
+    assignment among the method's top-level statements before the function is created (a loop
+    target, a branch, an import, `global`/`nonlocal`), or holds a local function itself; the
+    function has parameter defaults (`lambda x, k=k: ...`), `**kwargs` together with captured names,
+    a nested function, class or comprehension, `yield` or `await`, a private name (the class mangles
+    it), `super()` without arguments or `__class__`; or the class is not at module level. A
+    module-level lambda (`ACT = lambda x: x`), or one alternative of `a or b` that cannot be
+    hoisted, also leaves the finding without a fix.
 
     ## Known limits
     A class defining `__getstate__`, `__reduce__` or `__reduce_ex__` (itself or in a project base
@@ -65,6 +90,7 @@ class LambdaAttribute(Rule):
 
     code = "SER201"
     name = "lambda-attribute"
+    fix_applicability = Applicability.SAFE
     summary = "move the lambda to a module-level def; bind captured values with functools.partial"
 
     bad = (
@@ -91,6 +117,25 @@ class Net(nn.Module):
                     "(Can't pickle local object 'Net.__init__.<locals>.<lambda>')",
                 ),
             ),
+            fixed="""\
+import torch
+from torch import nn
+import functools
+
+
+def _net_act(x, *, slope):
+    return torch.where(x > 0, x, slope * x)
+
+
+class Net(nn.Module):
+    def __init__(self, slope):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.act = functools.partial(_net_act, slope=slope)
+
+    def forward(self, x):
+        return self.act(self.fc(x))
+""",
         ),
         Bad(
             """\
@@ -118,6 +163,44 @@ class Block(nn.Module):
                     9,
                     "module-level lambda IDENTITY stored on self.post: torch.save(model) and pickle fail "
                     "(pickle looks functions up by __qualname__, and no module defines '<lambda>')",
+                ),
+            ),
+            fixed="""\
+import functools
+import torch.nn as nn
+
+IDENTITY = lambda x: x
+
+
+def _block_scale(x, k):
+    return x * k
+
+
+class Block(nn.Module):
+    def setup(self, act=None):
+        scale = _block_scale
+        self.pre = functools.partial(scale, k=0.5)
+        setattr(self, "post", act or IDENTITY)
+""",
+        ),
+        # no fix: the lambda reads self, and after copy.deepcopy(model) a partial would read the copy
+        Bad(
+            """\
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self, scale):
+        super().__init__()
+        self.scale = scale
+        self.act = lambda x: x * self.scale
+""",
+            (
+                Expected(
+                    8,
+                    9,
+                    "lambda stored on self.act: torch.save(model) and pickle fail "
+                    "(Can't pickle local object 'Net.__init__.<locals>.<lambda>')",
                 ),
             ),
         ),
@@ -203,11 +286,20 @@ class Net(nn.Module):
     def check(self, ctx: FileContext) -> Iterator[Report]:
         analysis = function_analysis(ctx)
         for item in pickled_stores(ctx):
-            for function in analysis.possible_local_functions(item.value, item.scope):
+            functions = analysis.possible_local_functions(item.value, item.scope)
+            for function in functions:
                 if function.is_plain_lambda:
+                    # every alternative is hoisted, or the value would still not pickle
+                    fix = hoist_fix(
+                        analysis,
+                        item.cls,
+                        [(item.store.method, each, item.store.attr) for each in functions],
+                        "move the function to a module-level def",
+                    )
                     yield Report(
                         item.store.node,
                         f"{function.describe()} stored on {store_label(item.store)}: "
                         f"{item.consequence} ({function.pickle_error})",
+                        fix=fix,
                     )
                     break  # one finding per stored value

@@ -4,16 +4,17 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
+from serialint.findings import Applicability, Fix
 from serialint.functions import (
     FunctionAnalysis,
     FunctionContainer,
-    Scope,
     function_analysis,
+    hoist_fix,
     pickled_classes,
     pickled_stores,
     store_label,
 )
-from serialint.model import ClassModel, FileContext
+from serialint.model import ClassModel, FileContext, MethodModel
 from serialint.rule import Bad, Expected, Good, Report, Rule
 
 # Calls that create an empty or filled plain container: subscript stores and appends go into it.
@@ -78,7 +79,33 @@ class FunctionContainerAttribute(Rule):
     `pickle`, `torch.save` and `torch.load(weights_only=False)` then work.
 
     ## Fix safety
-    No automatic fix is offered by this rule yet.
+    The fix is safe. It moves each lambda or nested `def` of the container to a module-level `def`
+    placed above the class (and above its decorators and comments), named
+    `_<class>_<attribute>_<key or position>` (`_<class>_<name>` for a function bound to a local
+    name first; a numeric suffix when the name is taken), and writes that name where the function
+    was created; the container keeps its shape. When a function reads parameters or locals of the
+    method, it writes `functools.partial(def, name=name)` instead and the captured names become
+    keyword-only parameters of the def; `import functools` is added unless the file already imports
+    it or `partial`. A function added later (`self.table[k] = lambda ...`, `.append(...)`) is
+    hoisted the same way.
+    The function then receives the same objects at every call as the closure did, so the model
+    behaves identically; `state_dict()` and existing checkpoints are untouched, and `pickle`,
+    `torch.save` and `torch.load(weights_only=False)` now work. TorchScript is no worse: a stored
+    `partial` does not script, nor did the local function. One difference remains:
+    `copy.deepcopy(model)` copies the values a `partial` holds, where the closure shared them with
+    the original model; they are equal, so this shows only if a captured mutable object is changed
+    in place after the copy.
+
+    No fix is offered when the rewrite cannot be shown equivalent for every function of the
+    container: a captured name is `self` (`partial(fn, self)` pickles, but the copy made by
+    `copy.deepcopy(model)` would then read itself where the closure read the original), is rebound,
+    is bound otherwise than by one plain assignment among the method's top-level statements before
+    the function is created (a loop target, a branch, an import, `global`/`nonlocal`), or holds a
+    local function itself; the function has parameter defaults (`lambda x, k=k: ...`), `**kwargs`
+    together with captured names, a nested function, class or comprehension, `yield` or `await`, a
+    private name (the class mangles it), `super()` without arguments or `__class__`; or the class is
+    not at module level. A function returned by a factory also leaves the whole container without a
+    fix.
 
     ## Known limits
     A class defining `__getstate__`, `__reduce__` or `__reduce_ex__` (itself or in a project base
@@ -91,6 +118,7 @@ class FunctionContainerAttribute(Rule):
 
     code = "SER203"
     name = "function-container-attribute"
+    fix_applicability = Applicability.SAFE
     summary = "put module-level defs in the container; bind captured values with functools.partial"
 
     bad = (
@@ -117,6 +145,28 @@ class Criterion(nn.Module):
                     "pickle fail (Can't pickle local object 'Criterion.__init__.<locals>.<lambda>')",
                 ),
             ),
+            fixed="""\
+import torch.nn as nn
+
+
+def _criterion_losses_mse(a, b):
+    return ((a - b) ** 2).mean()
+
+
+def _criterion_losses_l1(a, b):
+    return (a - b).abs().mean()
+
+
+class Criterion(nn.Module):
+    def __init__(self, weight):
+        super().__init__()
+        self.weight = weight
+        self.losses = {
+            "mse": _criterion_losses_mse,
+            "l1": _criterion_losses_l1,
+            "ce": nn.functional.cross_entropy,
+        }
+""",
         ),
         Bad(
             """\
@@ -164,6 +214,34 @@ class Pipeline(nn.Module):
                     "(Can't pickle local object 'Pipeline.register.<locals>.<lambda>')",
                 ),
             ),
+            fixed="""\
+import torch
+from torch import nn
+
+
+def make_scale(k):
+    def scale(x):
+        return x * k
+
+    return scale
+
+
+def _pipeline_post(x):
+    return x.detach()
+
+
+class Pipeline(nn.Module):
+    def __init__(self):
+        super().__init__()
+        clip = lambda x: x.clamp(-1, 1)
+        self.stages = [torch.tanh, (clip, make_scale(2.0))]
+        self.table = {}
+        self.post = []
+
+    def register(self, name):
+        self.table[name] = make_scale(0.5)
+        self.post.append(_pipeline_post)
+""",
         ),
     )
     good = (
@@ -231,10 +309,12 @@ class Net(nn.Module):
     def check(self, ctx: FileContext) -> Iterator[Report]:
         analysis = function_analysis(ctx)
         for item in pickled_stores(ctx):
-            for container in analysis.possible_containers(item.value, item.scope):
+            containers = analysis.possible_containers(item.value, item.scope)
+            if containers:
                 where = f"stored on {store_label(item.store)}"
-                yield Report(item.store.node, _container_message(container, where, item.consequence))
-                break  # one finding per stored value
+                fix = _container_fix(analysis, item.cls, item.store.method, item.store.attr, containers)
+                # one finding per stored value
+                yield Report(item.store.node, _container_message(containers[0], where, item.consequence), fix=fix)
         for cls, consequence in pickled_classes(ctx):
             yield from _additions(ctx, analysis, cls, consequence)
 
@@ -248,12 +328,12 @@ def _additions(ctx: FileContext, analysis: FunctionAnalysis, cls: ClassModel, co
     for method in cls.methods.values():
         if method.self_name is None:
             continue
-        scope = analysis.method_scope(cls, method)
         collector = _SubscriptStores(method.self_name, plain)
         method.node.body.visit(collector)
         for target, value in collector.found:
             label = ctx.module.code_for_node(target)
-            report = _addition_report(analysis, scope, target, value, f"stored in {label}", consequence)
+            attr = target.value.attr.value if isinstance(target.value, cst.Attribute) else label
+            report = _addition_report(analysis, cls, method, target, value, f"stored in {label}", consequence, attr)
             if report is not None:
                 yield report
     for attr_call in cls.attr_calls:
@@ -264,29 +344,47 @@ def _additions(ctx: FileContext, analysis: FunctionAnalysis, cls: ClassModel, co
         value = _positional(attr_call.call, position)
         if value is None:
             continue
-        scope = analysis.method_scope(cls, attr_call.method)
         where = f"{verb} {attr_call.method.self_name}.{attr_call.attr}"
-        report = _addition_report(analysis, scope, attr_call.call, value, where, consequence)
+        report = _addition_report(
+            analysis, cls, attr_call.method, attr_call.call, value, where, consequence, attr_call.attr
+        )
         if report is not None:
             yield report
 
 
 def _addition_report(
     analysis: FunctionAnalysis,
-    scope: Scope,
+    cls: ClassModel,
+    method: MethodModel,
     node: cst.CSTNode,
     value: cst.BaseExpression,
     where: str,
     consequence: str,
+    attr: str,
 ) -> Optional[Report]:
+    scope = analysis.method_scope(cls, method)
     functions = analysis.possible_local_functions(value, scope)
     if functions:
         function = functions[0]
-        return Report(node, f"{function.describe()} {where}: {consequence} ({function.pickle_error})")
+        fix = hoist_fix(
+            analysis, cls, [(method, each, attr) for each in functions], "move the functions to module-level defs"
+        )
+        return Report(node, f"{function.describe()} {where}: {consequence} ({function.pickle_error})", fix=fix)
     containers = analysis.possible_containers(value, scope)
     if containers:
-        return Report(node, _container_message(containers[0], where, consequence))
+        fix = _container_fix(analysis, cls, method, attr, containers)
+        return Report(node, _container_message(containers[0], where, consequence), fix=fix)
     return None
+
+
+def _container_fix(
+    analysis: FunctionAnalysis, cls: ClassModel, method: MethodModel, attr: str, containers: List[FunctionContainer]
+) -> Optional[Fix]:
+    """Hoists every function of every container the value may be; the containers keep their shape."""
+    targets = [
+        (method, entry.function, f"{attr}{entry.path}") for container in containers for entry in container.entries
+    ]
+    return hoist_fix(analysis, cls, targets, "move the functions to module-level defs")
 
 
 def _positional(call: cst.Call, position: int) -> Optional[cst.BaseExpression]:

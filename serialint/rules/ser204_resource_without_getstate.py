@@ -4,9 +4,11 @@ from typing import Dict, FrozenSet, Iterator, List, Optional, Set, Tuple
 
 import libcst as cst
 
+from serialint.findings import Applicability, Edit, Fix
+from serialint.fixes import FixBuilder, line_starts
 from serialint.index import MODULE_ROOTS, is_torch_module_name
-from serialint.model import AttrStore, ClassModel, FileContext, is_none
-from serialint.resources import Resource, ResourceClassifier
+from serialint.model import AttrStore, ClassModel, FileContext, MethodModel, dotted_name, is_none
+from serialint.resources import Resource, ResourceClassifier, replay
 from serialint.rule import Bad, Expected, Good, Report, Rule
 
 STATE_METHODS: Tuple[str, ...] = ("__getstate__", "__reduce__", "__reduce_ex__")
@@ -90,7 +92,21 @@ class ResourceWithoutGetstate(Rule):
     `__setstate__`, call `super().__setstate__(state)` before assigning anything.
 
     ## Fix safety
-    No automatic fix is offered by this rule yet.
+    Unsafe: adds `__getstate__` and `__setstate__` at the end of the class. `__getstate__` starts
+    from a copy of `super().__getstate__()` on a Module (which leaves out the call an in-place
+    `.compile()` installs), or of `self.__dict__` on another class, and pops every resource
+    attribute from that copy. `__setstate__` calls `super().__setstate__(state)` on a Module
+    (`self.__dict__.update(state)` otherwise), then re-creates each resource stored once,
+    unconditionally, in `__init__` by a call that can run again from what the pickled state
+    holds (literal arguments, or parameters `__init__` also stores on `self`): `threading.Lock`
+    and `RLock`, `threading.Event` (unset again), `queue` queues (empty again), `open` /
+    `io.open` in a mode that neither truncates nor requires a new file (read modes start again at
+    the beginning), and a TensorBoard `SummaryWriter` given its `log_dir`. Every other resource
+    is set to None with a comment asking to re-create it after loading. Behaviour after
+    unpickling changes: the copy gets new or missing resources, file positions and queued items
+    are lost. No fix for a class with a one-line body or class keywords (a metaclass), one that
+    defines or assigns `__setstate__` or `__slots__` (or whose project base defines
+    `__setstate__`), or one whose resource attribute is stored in more than one place.
 
     ## Known limits
     Only values visible in the class's own methods count: a resource passed in as a parameter,
@@ -112,6 +128,7 @@ class ResourceWithoutGetstate(Rule):
     """
 
     code = "SER204"
+    fix_applicability = Applicability.UNSAFE
     name = "resource-without-getstate"
     summary = (
         "define __getstate__ (from super().__getstate__()) that drops the resource, and __setstate__ "
@@ -141,8 +158,32 @@ class Logger(nn.Module):
                     "copy.deepcopy fail (cannot pickle '_io.TextIOWrapper' object)",
                 ),
             ),
+            fixed="""\
+import threading
+from torch import nn
+
+
+class Logger(nn.Module):
+    def __init__(self, path):
+        super().__init__()
+        self.fh = open(path, "a")
+        self.lock = threading.Lock()
+        self.fc = nn.Linear(4, 2)
+
+    def __getstate__(self):
+        state = super().__getstate__().copy()
+        state.pop("fh", None)
+        state.pop("lock", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self.fh = None  # serialint: re-create this open file after loading
+        self.lock = threading.Lock()
+""",
         ),
-        # names resolved through aliased imports; a lock created lazily outside __init__
+        # names resolved through aliased imports; a lock created lazily outside __init__ (no fix: the
+        # attribute is stored in two places)
         Bad(
             """\
 import torch.nn as nn
@@ -197,6 +238,35 @@ class Stream(Module):
                     "copy.deepcopy fail (cannot pickle '_thread.RLock' object)",
                 ),
             ),
+            fixed="""\
+import logging
+from torch.nn import Module
+
+
+def batches(data):
+    for item in data:
+        yield item
+
+
+class Stream(Module):
+    def __init__(self, data, log_path):
+        super().__init__()
+        handler = logging.FileHandler(log_path)
+        self.handler = handler
+        self.source = batches(data)
+        self.log = logging.getLogger(__name__)
+
+    def __getstate__(self):
+        state = super().__getstate__().copy()
+        state.pop("handler", None)
+        state.pop("source", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self.handler = None  # serialint: re-create this logging.FileHandler after loading
+        self.source = None  # serialint: re-create this generator after loading
+""",
         ),
         # a file opened in binary mode, stored from inside its with block: closed, still unpicklable
         Bad(
@@ -220,6 +290,26 @@ class Reader(torch.nn.Module):
                     "(cannot pickle '_io.BufferedReader' object)",
                 ),
             ),
+            fixed="""\
+import torch
+
+
+class Reader(torch.nn.Module):
+    def __init__(self, path):
+        super().__init__()
+        with open(path, "rb") as f:
+            self.header = f.read(16)
+            self.f = f
+
+    def __getstate__(self):
+        state = super().__getstate__().copy()
+        state.pop("f", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self.f = None  # serialint: re-create this closed file after loading
+""",
         ),
         # the Module base class lives in another file of the project and defines no __getstate__
         Bad(
@@ -253,6 +343,127 @@ class Worker(nn.Module):
         pass
 """,
             },
+            fixed="""\
+from threading import Event
+from pkg.base import Worker
+
+
+class Prefetcher(Worker):
+    def __init__(self):
+        super().__init__()
+        self.stop = Event()
+
+    def __getstate__(self):
+        state = super().__getstate__().copy()
+        state.pop("stop", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self.stop = Event()  # a new event: starts unset
+""",
+        ),
+        # the fix re-opens the file from the path stored on self and re-creates an empty queue
+        Bad(
+            """\
+import queue
+
+import torch.nn as nn
+
+
+class AsyncLogger(nn.Module):
+    def __init__(self, log_path, depth=8):
+        super().__init__()
+        self.log_path = log_path
+        self.depth = depth
+        self.pending = queue.Queue(maxsize=depth)
+        self.sink = open(log_path, mode="a", encoding="utf-8")
+        self.proj = nn.Linear(4, 4)
+""",
+            (
+                Expected(
+                    11,
+                    9,
+                    'class "AsyncLogger" stores unpicklable resources on self (self.pending: queue.Queue, '
+                    "self.sink: open file) and defines no __getstate__: torch.save(model), pickle and "
+                    "copy.deepcopy fail (cannot pickle '_thread.lock' object)",
+                ),
+            ),
+            fixed="""\
+import queue
+
+import torch.nn as nn
+
+
+class AsyncLogger(nn.Module):
+    def __init__(self, log_path, depth=8):
+        super().__init__()
+        self.log_path = log_path
+        self.depth = depth
+        self.pending = queue.Queue(maxsize=depth)
+        self.sink = open(log_path, mode="a", encoding="utf-8")
+        self.proj = nn.Linear(4, 4)
+
+    def __getstate__(self):
+        state = super().__getstate__().copy()
+        state.pop("pending", None)
+        state.pop("sink", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self.pending = queue.Queue(maxsize=self.depth)  # a new, empty queue: queued items are not pickled
+        self.sink = open(self.log_path, mode="a", encoding="utf-8")
+""",
+        ),
+        # a plain class the code pickles: object has no __setstate__ to call
+        Bad(
+            """\
+import pickle
+import threading
+
+
+class Counter:
+    def __init__(self):
+        self.count = 0
+        self.lock = threading.Lock()
+
+
+def snapshot():
+    return pickle.dumps(Counter())
+""",
+            (
+                Expected(
+                    8,
+                    9,
+                    'class "Counter" stores an unpicklable resource on self (self.lock: threading.Lock) and '
+                    "defines no __getstate__: torch.save(obj), pickle and copy.deepcopy fail "
+                    "(cannot pickle '_thread.lock' object)",
+                ),
+            ),
+            fixed="""\
+import pickle
+import threading
+
+
+class Counter:
+    def __init__(self):
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("lock", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.lock = threading.Lock()
+
+
+def snapshot():
+    return pickle.dumps(Counter())
+""",
         ),
     )
     good = (
@@ -417,7 +628,8 @@ class Net(nn.Module):
                     found.append((store, resource))
             if not found or _has_foreign_base(ctx, cls):
                 continue
-            yield Report(found[0][0].node, _message(ctx, cls, found))
+            fix = _state_methods_fix(ctx, cls, found, classifier)
+            yield Report(found[0][0].node, _message(ctx, cls, found), fix=fix)
 
 
 def _message(ctx: FileContext, cls: ClassModel, found: List[Tuple[AttrStore, Resource]]) -> str:
@@ -515,3 +727,199 @@ def _is_known_external(qualname: str, extra_bases: FrozenSet[str]) -> bool:
         or qualname in extra_bases
         or is_torch_module_name(qualname)
     )
+
+
+# -- the fix: __getstate__ / __setstate__ at the end of the class ----------------------------
+
+# names in the class body that change how instances pickle: a fix written without them in mind
+# could be wrong
+_DECLINE_NAMES: FrozenSet[str] = frozenset({"__setstate__", "__slots__", "__getstate__", "__reduce__", "__reduce_ex__"})
+
+
+def _state_methods_fix(
+    ctx: FileContext, cls: ClassModel, found: List[Tuple[AttrStore, Resource]], classifier: ResourceClassifier
+) -> Optional[Fix]:
+    """`__getstate__` that drops every resource attribute and `__setstate__` that re-creates them.
+
+    Declines for a one-line class body, a class with keywords (a metaclass), one that defines or
+    assigns `__setstate__` or `__slots__` (or inherits a project `__setstate__`), and when a
+    resource attribute is stored in more than one place.
+    """
+    body = cls.node.body
+    if not isinstance(body, cst.IndentedBlock) or cls.node.keywords:
+        return None
+    if _DECLINE_NAMES & (set(cls.methods) | _class_body_names(cls)):
+        return None
+    if ctx.defines_in_hierarchy(cls, "__setstate__"):
+        return None
+    attrs: Dict[str, Tuple[AttrStore, Resource]] = {}
+    for store, resource in found:
+        attrs.setdefault(store.attr, (store, resource))
+    if any(len(cls.stores_of(attr)) != 1 for attr in attrs):
+        return None
+
+    text = ctx.text if ctx.text is not None else ctx.module.code
+    starts = line_starts(text)
+    lines = [text[start:end].rstrip("\r\n") for start, end in zip(starts, starts[1:] + [len(text)])]
+    builder = FixBuilder(ctx)
+    first_line, _, last_line, _ = builder.range_of(cls.node)
+    class_line = lines[first_line - 1]
+    outer = class_line[: len(class_line) - len(class_line.lstrip())]
+    step = body.indent if body.indent is not None else ctx.module.default_indent
+    member = outer + step
+    inner = member + _method_step(cls, ctx.module.default_indent, step)
+
+    module = ctx.is_module_class(cls)
+    getstate = [f"{member}def __getstate__(self):"]
+    if module:
+        # Module.__getstate__ leaves out the in-place compiled call; copied so the pops below
+        # never touch the live instance
+        getstate.append(f"{inner}state = super().__getstate__().copy()")
+    else:
+        getstate.append(f"{inner}state = self.__dict__.copy()")
+    setstate = [f"{member}def __setstate__(self, state):"]
+    setstate.append(f"{inner}super().__setstate__(state)" if module else f"{inner}self.__dict__.update(state)")
+    resource_attrs = frozenset(attrs)
+    for attr, (store, resource) in attrs.items():
+        getstate.append(f'{inner}state.pop("{attr}", None)')
+        rebuilt = _replayed(ctx, cls, store, resource_attrs, classifier)
+        if rebuilt is None:
+            setstate.append(f"{inner}self.{attr} = None  # serialint: re-create this {resource.kind} after loading")
+        else:
+            code, note = rebuilt
+            setstate.append(f"{inner}self.{attr} = {code}" + (f"  # {note}" if note else ""))
+    getstate.append(f"{inner}return state")
+    methods = ["", *getstate, "", *setstate]
+
+    last_line = _after_trailing_comments(lines, last_line, outer)
+    if last_line < len(starts):  # a line follows the class (empty when the file ends there)
+        edit = Edit(last_line + 1, 0, last_line + 1, 0, "\n".join(methods) + "\n")
+    else:
+        end = len(lines[last_line - 1])
+        edit = Edit(last_line, end, last_line, end, "\n" + "\n".join(methods))
+    names = ", ".join(f"self.{attr}" for attr in attrs)
+    return Fix(
+        Applicability.UNSAFE,
+        f"add __getstate__ leaving out {names} and __setstate__ re-creating what can be re-created",
+        (edit,),
+    )
+
+
+def _class_body_names(cls: ClassModel) -> Set[str]:
+    """Names assigned directly in the class body (`__slots__ = ...`, `__setstate__ = ...`)."""
+    names: Set[str] = set()
+    body = cls.node.body
+    if not isinstance(body, cst.IndentedBlock):
+        return names
+    for stmt in body.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            targets: List[cst.BaseExpression] = []
+            if isinstance(small, cst.Assign):
+                targets = [t.target for t in small.targets]
+            elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+                targets = [small.target]
+            names.update(t.value for t in targets if isinstance(t, cst.Name))
+    return names
+
+
+def _method_step(cls: ClassModel, default: str, fallback: str) -> str:
+    """The indentation the class's own methods use for their bodies (tabs stay tabs)."""
+    for method in cls.methods.values():
+        block = method.node.body
+        if isinstance(block, cst.IndentedBlock):
+            return block.indent if block.indent is not None else default
+    return fallback
+
+
+def _after_trailing_comments(lines: List[str], last: int, outer: str) -> int:
+    """The class's last line, counting comment lines indented inside it that follow its code."""
+    current = last
+    probe = last + 1
+    while probe <= len(lines):
+        line = lines[probe - 1]
+        stripped = line.lstrip()
+        if not stripped:
+            probe += 1
+            continue
+        indent = line[: len(line) - len(stripped)]
+        if stripped.startswith("#") and indent.startswith(outer) and len(indent) > len(outer):
+            current = probe
+            probe += 1
+            continue
+        break
+    return current
+
+
+def _replayed(
+    ctx: FileContext,
+    cls: ClassModel,
+    store: AttrStore,
+    resource_attrs: FrozenSet[str],
+    classifier: ResourceClassifier,
+) -> Optional[Tuple[str, Optional[str]]]:
+    """The call that re-creates the resource in `__setstate__`, and its note; None when it cannot be repeated.
+
+    Only an unconditional store in `__init__` of a known constructor call whose every argument
+    is a literal, a parameter that `__init__` also stores on self unchanged, or such a stored
+    attribute itself: those values come back with the pickled state.
+    """
+    method = store.method
+    call = store.value
+    if method.name != "__init__" or store.frames or not isinstance(call, cst.Call):
+        return None
+    qualname = classifier.callee(call, method)
+    head = (dotted_name(call.func) or "").split(".", 1)[0]
+    if qualname is None or not head or head in method.imported:
+        return None
+    how = replay(qualname, call)
+    if how is None:
+        return None
+    arguments: List[str] = []
+    for arg in call.args:
+        if arg.star:
+            return None
+        value = _replayed_argument(ctx, cls, method, arg.value, resource_attrs)
+        if value is None:
+            return None
+        arguments.append(f"{arg.keyword.value}={value}" if arg.keyword is not None else value)
+    return f"{ctx.module.code_for_node(call.func)}({', '.join(arguments)})", how.note
+
+
+def _replayed_argument(
+    ctx: FileContext, cls: ClassModel, method: MethodModel, value: cst.BaseExpression, resource_attrs: FrozenSet[str]
+) -> Optional[str]:
+    if isinstance(value, (cst.SimpleString, cst.Integer, cst.Float)):
+        return ctx.module.code_for_node(value)
+    if isinstance(value, cst.Name):
+        if value.value in ("True", "False", "None"):
+            return value.value
+        name = value.value
+        if name not in method.params or name == method.self_name or name in method.bindings:
+            return None
+        for store in _method_stores(cls, method):
+            stored = isinstance(store.value, cst.Name) and store.value.value == name
+            if stored and _kept(cls, store.attr, resource_attrs):
+                return f"self.{store.attr}"
+        return None
+    if (
+        isinstance(value, cst.Attribute)
+        and isinstance(value.value, cst.Name)
+        and value.value.value == method.self_name
+        and _kept(cls, value.attr.value, resource_attrs)
+    ):
+        return f"self.{value.attr.value}"
+    return None
+
+
+def _method_stores(cls: ClassModel, method: MethodModel) -> List[AttrStore]:
+    return [s for s in cls.stores if s.method is method]
+
+
+def _kept(cls: ClassModel, attr: str, resource_attrs: FrozenSet[str]) -> bool:
+    """Whether `self.<attr>` surely holds, after loading, what `__init__` stored: one plain store there."""
+    if attr in resource_attrs or attr in cls.methods:
+        return False
+    stores = cls.stores_of(attr)
+    return len(stores) == 1 and stores[0].method.name == "__init__" and not stores[0].frames

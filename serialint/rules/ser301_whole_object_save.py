@@ -126,6 +126,21 @@ torch.save({"model": model, "optimizer": optimizer, "epoch": 3}, "last.pt")
                     "changed; save optimizer.state_dict()",
                 ),
             ),
+            fixed="""\
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+
+model = Net()
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": 3}, "last.pt")
+""",
         ),
         Bad(
             """\
@@ -163,6 +178,24 @@ def train(rank, path):
                     "breaks once the class is moved or changed; save net.module.state_dict()",
                 ),
             ),
+            fixed="""\
+import pickle
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+
+class Encoder(nn.Module):
+    def export(self, path):
+        torch.save(self.state_dict(), path)
+
+
+def train(rank, path):
+    net = DDP(Encoder().to(rank), device_ids=[rank])
+    with open(path, "wb") as handle:
+        pickle.dump(net, handle)
+""",
         ),
         Bad(
             """\
@@ -206,6 +239,90 @@ dill.dump(blocks, open("blocks.pkl", "wb"))
                     "moved or changed; save blocks.module.state_dict()",
                 ),
             ),
+            fixed="""\
+import dill
+import torch as T
+import torch.nn as nn
+from torch import save
+
+
+class Block(nn.Module):
+    pass
+
+
+blocks = nn.DataParallel(Block())
+save([blocks.module.state_dict()], "blocks.pt")
+T.save((T.optim.SGD(blocks.parameters(), lr=0.1),), "opt.pt")
+dill.dump(blocks, open("blocks.pkl", "wb"))
+""",
+        ),
+        # unwrapped inside dict(...); no fix for a dict built before the save, nor for a call saved inline
+        Bad(
+            """\
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+
+class Head(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 2)
+
+
+def checkpoint(rank, step, run_model):
+    fast = torch.compile(DistributedDataParallel(Head().to(rank)))
+    opt = torch.optim.Adam(fast.parameters())
+    torch.save(dict(model=fast, step=step), f"step{step}.pt")
+    state = {"opt": opt}
+    torch.save(state, "opt.pt")
+    torch.save(DistributedDataParallel(run_model), "run.pt")
+""",
+            (
+                Expected(
+                    15,
+                    27,
+                    'torch.save pickles "fast", the whole torch.compile wrapper around a DistributedDataParallel '
+                    "wrapper, instead of its state_dict(): since torch 2.6 the default torch.load refuses the file "
+                    "(Weights only load failed ... Unsupported global), and with weights_only=False it breaks once "
+                    "the class is moved or changed; save fast._orig_mod.module.state_dict()",
+                ),
+                Expected(
+                    16,
+                    21,
+                    'torch.save pickles "opt", the whole Adam optimizer, instead of its state_dict(): since torch 2.6 '
+                    "the default torch.load refuses the file (Weights only load failed ... Unsupported global), and "
+                    "with weights_only=False it breaks once the class is moved or changed; save opt.state_dict()",
+                ),
+                Expected(
+                    18,
+                    16,
+                    'torch.save pickles "DistributedDataParallel(run_model)", the whole DistributedDataParallel '
+                    "wrapper, instead of its state_dict(): since torch 2.6 the default torch.load refuses the file "
+                    "(Weights only load failed ... Unsupported global), and with weights_only=False it breaks once "
+                    "the class is moved or changed; save its state_dict()",
+                ),
+            ),
+            fixed="""\
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+
+class Head(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 2)
+
+
+def checkpoint(rank, step, run_model):
+    fast = torch.compile(DistributedDataParallel(Head().to(rank)))
+    opt = torch.optim.Adam(fast.parameters())
+    torch.save(dict(model=fast._orig_mod.module.state_dict(), step=step), f"step{step}.pt")
+    state = {"opt": opt}
+    torch.save(state, "opt.pt")
+    torch.save(DistributedDataParallel(run_model), "run.pt")
+""",
         ),
     )
     good = (

@@ -102,6 +102,14 @@ torch.save(model.state_dict(), "last.pt")
                     "Unexpected key(s) in state_dict); save model._orig_mod.state_dict()",
                 ),
             ),
+            fixed="""\
+import torch
+from torch import nn
+
+model = nn.Linear(4, 2)
+model = torch.compile(model)
+torch.save(model._orig_mod.state_dict(), "last.pt")
+""",
         ),
         Bad(
             """\
@@ -141,6 +149,25 @@ torch.save([weights], "net.pt")
                     "net._orig_mod.module.state_dict()",
                 ),
             ),
+            fixed="""\
+import torch
+import torch.nn as nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+
+class Trainer:
+    def __init__(self, model, rank):
+        self.model = DDP(model.to(rank), device_ids=[rank])
+
+    def save(self, path, epoch):
+        torch.save({"model": self.model.state_dict(), "epoch": epoch}, path)
+
+
+net = nn.DataParallel(nn.Linear(2, 2))
+net = torch.compile(net)
+weights = net._orig_mod.module.state_dict()
+torch.save([weights], "net.pt")
+""",
         ),
         Bad(
             """\
@@ -163,6 +190,56 @@ def export(net: nn.Module, path):
                     "fast._orig_mod.module.state_dict()",
                 ),
             ),
+        ),
+        # fixed where the state dict is only saved, not where it is also returned (its reader would
+        # see the new keys)
+        Bad(
+            """\
+import torch
+import torch.nn as nn
+
+
+def train(steps, path):
+    model = nn.DataParallel(nn.Sequential(nn.Linear(4, 4), nn.ReLU()))
+    ckpt = {}
+    ckpt["model"] = model.state_dict()
+    ckpt["steps"] = steps
+    torch.save(ckpt, path)
+    last = model.state_dict()
+    torch.save(last, "last.pt")
+    return last
+""",
+            (
+                Expected(
+                    8,
+                    21,
+                    '"model" holds a DataParallel wrapper, so every key of model.state_dict() starts with "module." '
+                    "and the checkpoint fails to load into the bare model (Missing key(s) / Unexpected key(s) in "
+                    "state_dict); save model.module.state_dict()",
+                ),
+                Expected(
+                    11,
+                    12,
+                    '"model" holds a DataParallel wrapper, so every key of model.state_dict() starts with "module." '
+                    "and the checkpoint fails to load into the bare model (Missing key(s) / Unexpected key(s) in "
+                    "state_dict); save model.module.state_dict()",
+                ),
+            ),
+            fixed="""\
+import torch
+import torch.nn as nn
+
+
+def train(steps, path):
+    model = nn.DataParallel(nn.Sequential(nn.Linear(4, 4), nn.ReLU()))
+    ckpt = {}
+    ckpt["model"] = model.module.state_dict()
+    ckpt["steps"] = steps
+    torch.save(ckpt, path)
+    last = model.state_dict()
+    torch.save(last, "last.pt")
+    return last
+""",
         ),
     )
     good = (

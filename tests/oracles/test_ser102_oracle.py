@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from support import CORPUS, load_corpus, positions  # noqa: E402
+from support import CORPUS, fix_text, load_corpus, load_source, positions  # noqa: E402
 
 pytestmark = pytest.mark.oracle
 
@@ -152,3 +152,66 @@ def test_checkpoint_from_the_plain_attribute_version_misses_the_new_buffer_keys(
     registered = load_corpus("tensors/registered_state.py")
     with pytest.raises(RuntimeError, match=r'Missing key\(s\) in state_dict: "projection", "phase"'):
         registered.RandomFourierFeatures(4, 8).load_state_dict(plain.RandomFourierFeatures(4, 8).state_dict())
+
+
+# -- the fix -------------------------------------------------------------------------------------
+def _read(relpath):
+    import os
+
+    with open(os.path.join(CORPUS, relpath), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def test_fix_turns_the_golden_input_into_the_golden_output():
+    outcome = fix_text(_read("fixes/ser102/features.in.py"))
+    assert outcome.fixed == _read("fixes/ser102/features.out.py")
+    assert outcome.applied == {"SER102": 3}
+    # reset to None later, and a view of the caller's tensor: no fix
+    assert positions(outcome.remaining) == [(49, 9, "SER102"), (63, 9, "SER102")]
+    assert [f.fix for f in outcome.remaining] == [None, None]
+
+
+def test_fixed_corpus_case_round_trips_and_converts(tmp_path):
+    outcome = fix_text(_read("tensors/random_features.py"))
+    # the helper-built table of SinusoidalPositions is left to a person
+    assert outcome.applied == {"SER102": 6}
+    assert positions(outcome.remaining) == [(84, 9, "SER102")]
+    fixed = load_source(outcome.fixed, tmp_path)
+    torch.manual_seed(0)
+    model = fixed.RandomFourierFeatures(4, 8)
+    fresh = fixed.RandomFourierFeatures(4, 8)
+    assert not torch.equal(fresh.projection, model.projection)
+    fresh.load_state_dict(model.state_dict())
+    assert torch.equal(fresh.projection, model.projection) and torch.equal(fresh.phase, model.phase)
+    x = torch.randn(3, 4)
+    assert torch.equal(fresh(x), model(x))
+    converted = fresh.double()
+    assert converted.projection.dtype == torch.float64
+    assert converted(x.double()).dtype == torch.float64
+    norm = fixed.RunningNorm(3)
+    for _ in range(3):
+        norm(torch.randn(16, 3) * 4 + 10)
+    loaded = fixed.RunningNorm(3)
+    loaded.load_state_dict(norm.state_dict())
+    assert torch.equal(loaded.running_mean, norm.running_mean) and torch.equal(loaded.running_var, norm.running_var)
+    assert fixed.Preprocess().to(torch.float64).std.dtype == torch.float64
+
+
+def test_checkpoint_of_the_unfixed_class_loads_into_the_fixed_class(tmp_path):
+    unfixed = load_corpus("tensors/random_features.py")
+    fixed = load_source(fix_text(_read("tensors/random_features.py")).fixed, tmp_path)
+    torch.manual_seed(1)
+    model = fixed.RandomFourierFeatures(4, 8)
+    before = model.projection.clone()
+    old = unfixed.RandomFourierFeatures(4, 8).state_dict()
+    assert list(old) == []
+    result = model.load_state_dict(old)  # strict: the pre-hook supplies the missing keys
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    assert torch.equal(model.projection, before)  # the value it had, as before the fix
+    norm = fixed.RunningNorm(3)
+    norm.load_state_dict(unfixed.RunningNorm(3).state_dict())
+    assert torch.equal(norm.running_var, torch.ones(3))
+    # inside a parent, under a prefix
+    parent = torch.nn.Sequential(fixed.Preprocess())
+    parent.load_state_dict(torch.nn.Sequential(unfixed.Preprocess()).state_dict())
+    assert parent[0].mean.shape == (1, 3, 1, 1)

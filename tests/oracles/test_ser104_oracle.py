@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import io
 import os
 import sys
 import uuid
@@ -12,7 +13,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from support import CORPUS, positions  # noqa: E402
+from support import CORPUS, fix_text, load_source, positions  # noqa: E402
 
 pytestmark = pytest.mark.oracle
 
@@ -163,3 +164,112 @@ def test_a_list_of_registered_submodules_loses_nothing():
     assert torch.equal(fresh(x), model(x))
     legacy = registered.LegacyRegistration(4, 2)
     assert "block_1.fc1.weight" in legacy.state_dict()
+
+
+# -- the fix: registered members round trip; checkpoints of the unfixed class need a re-save ------
+
+
+def _golden_pair(tmp_path):
+    """The golden .in.py as written and as `--unsafe-fixes` leaves it, both imported."""
+    with open(os.path.join(CORPUS, "fixes", "ser104", "zoo_blocks.in.py"), encoding="utf-8") as handle:
+        text = handle.read()
+    outcome = fix_text(text, unsafe=True)
+    assert outcome.broken_by is None and outcome.applied == {"SER104": 5}
+    return load_source(text, tmp_path), load_source(outcome.fixed, tmp_path)
+
+
+def _state_round_trip(model):
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=True)
+
+
+def test_the_linter_flags_the_golden_fix_input(corpus_findings):
+    assert positions(corpus_findings("fixes/ser104/zoo_blocks.in.py"), "SER104") == [
+        (11, 9, "SER104"),
+        (16, 9, "SER104"),
+        (31, 9, "SER104"),
+        (34, 9, "SER104"),
+        (49, 9, "SER104"),
+        (63, 9, "SER104"),
+        (75, 9, "SER104"),
+        (88, 9, "SER104"),
+    ]
+
+
+def test_fixed_tuple_and_dict_members_are_saved_and_restored(tmp_path):
+    unfixed, fixed = _golden_pair(tmp_path)
+    images = torch.randn(2, 3, 8, 8)
+    plain = unfixed.ConvEncoder(4, 3).eval()
+    assert list(plain.state_dict()) == [] and list(plain.parameters()) == []
+    torch.manual_seed(0)
+    model = fixed.ConvEncoder(4, 3).eval()
+    state = _state_round_trip(model)
+    assert {"stages.0.weight", "stages.1.running_mean", "heads.logits.weight", "heads.embedding.bias"} <= set(state)
+    assert len(list(model.parameters())) == 2 + 2 + 2 * 2
+    fresh = fixed.ConvEncoder(4, 3).eval()
+    assert not torch.equal(fresh.heads["logits"].weight, model.heads["logits"].weight)
+    fresh.load_state_dict(state)
+    want, got = model(images), fresh(images)
+    assert list(got) == ["logits", "embedding"]
+    for name in want:
+        assert torch.equal(got[name], want[name])
+    assert fresh.double().stages[0].weight.dtype == torch.float64
+
+
+def test_fixed_parameter_list_reaches_the_optimiser_and_the_checkpoint(tmp_path):
+    unfixed, fixed = _golden_pair(tmp_path)
+    assert len(list(unfixed.GatedMixture(3, 4).parameters())) == 0
+    torch.manual_seed(0)
+    model = fixed.GatedMixture(3, 4)
+    assert len(list(model.parameters())) == 3 + 3 * 2
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.5)
+    model(torch.randn(5, 4)).pow(2).sum().backward()
+    optimiser.step()
+    assert not torch.equal(model.gates[0], torch.zeros(4))  # the gates were trained
+    state = _state_round_trip(model)
+    assert {"gates.0", "gates.2", "experts.1.weight"} <= set(state)
+    fresh = fixed.GatedMixture(3, 4)
+    fresh.load_state_dict(state)
+    x = torch.randn(5, 4)
+    assert torch.equal(fresh(x), model(x))
+    assert torch.equal(fresh.gates[1], model.gates[1])
+
+
+def test_fixed_local_list_round_trips_and_slicing_still_iterates(tmp_path):
+    _, fixed = _golden_pair(tmp_path)
+    torch.manual_seed(0)
+    model = fixed.ResidualStack(4, 3)
+    state = _state_round_trip(model)
+    assert {"blocks.0.0.weight", "blocks.2.0.bias", "norm.weight"} <= set(state)
+    fresh = fixed.ResidualStack(4, 3)
+    fresh.load_state_dict(state)
+    x = torch.randn(2, 4)
+    assert torch.equal(fresh(x), model(x))
+
+
+def test_checkpoint_of_the_unfixed_class_fails_a_strict_load_until_re_saved(tmp_path):
+    """Why the fix is unsafe: the members get state_dict keys that older checkpoints lack."""
+    unfixed, fixed = _golden_pair(tmp_path)
+    old = _state_round_trip(unfixed.GatedMixture(2, 4))  # written before the fix: holds no member
+    assert list(old) == []
+    missing = r'Missing key\(s\) in state_dict: "gates\.0", "gates\.1", "experts\.0\.weight"'
+    with pytest.raises(RuntimeError, match=missing):
+        fixed.GatedMixture(2, 4).load_state_dict(old)
+    old_encoder = _state_round_trip(unfixed.ConvEncoder(4, 3))
+    with pytest.raises(RuntimeError, match=r'Missing key\(s\) in state_dict: "stages\.0\.weight"'):
+        fixed.ConvEncoder(4, 3).load_state_dict(old_encoder)
+    # the way out: load the old checkpoint once without strict, then save a new one
+    model = fixed.GatedMixture(2, 4)
+    result = model.load_state_dict(old, strict=False)
+    assert result.missing_keys == [
+        "gates.0",
+        "gates.1",
+        "experts.0.weight",
+        "experts.0.bias",
+        "experts.1.weight",
+        "experts.1.bias",
+    ]
+    assert result.unexpected_keys == []
+    fixed.GatedMixture(2, 4).load_state_dict(_state_round_trip(model))

@@ -11,7 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from support import CORPUS, load_corpus, positions  # noqa: E402
+from support import CORPUS, fix_text, load_corpus, load_source, positions  # noqa: E402
 
 pytestmark = pytest.mark.oracle
 
@@ -170,3 +170,52 @@ def test_plain_dict_extra_state_loads_with_the_default_torch_load():
     fresh = corpus.PlainConfiguredObserver()
     fresh.load_state_dict(torch.load(buffer))
     assert fresh.config == corpus.QuantConfig(bits=4, symmetric=False)
+
+
+# -- the SER106 fix ------------------------------------------------------------------------------
+def _read(relpath):
+    with open(os.path.join(CORPUS, relpath), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def test_fix_turns_the_golden_input_into_the_golden_output():
+    outcome = fix_text(_read("fixes/ser106/observer.in.py"))
+    assert outcome.fixed == _read("fixes/ser106/observer.out.py")
+    # SER101 on the same class extends the same hook
+    assert outcome.applied == {"SER101": 1, "SER106": 1}
+    # Rounding has no __init__ to register a hook in
+    assert positions(outcome.remaining) == [(43, 9, "SER106")]
+    assert outcome.remaining[0].fix is None
+
+
+def test_fixed_corpus_case_loads_the_first_release_checkpoint(tmp_path):
+    outcome = fix_text(_read("extra_state/quant_observer.py"))
+    assert outcome.applied == {"SER106": 1}
+    fixed = load_source(outcome.fixed, tmp_path)
+    old = _first_release_checkpoint()
+    model = fixed.QuantLinear(4, 3)
+    model.load_state_dict(old)  # strict, with "observer._extra_state" missing
+    assert torch.equal(model.observer.min_val, old["observer.min_val"])
+    assert model.observer.num_batches == 0 and model.observer.bits == 8 and model.observer.frozen is False
+    # its own checkpoints still carry and restore the extra state
+    model(torch.randn(2, 4))
+    fresh = fixed.QuantLinear(4, 3)
+    fresh.load_state_dict(model.state_dict())
+    assert fresh.observer.num_batches == 1
+
+
+def test_composed_golden_output_loads_old_checkpoints_and_round_trips(tmp_path):
+    fixed = load_source(_read("fixes/ser106/observer.out.py"), tmp_path)
+    observer = fixed.ChannelObserver(3, bits=4)
+    # a first-release checkpoint: no extra state yet, and "scale" not yet set
+    old = {"amax": torch.tensor([1.0, 2.0, 3.0])}
+    observer.load_state_dict(old)
+    assert observer.bits == 4 and observer.num_batches == 0 and observer.scale is None
+    observer(torch.tensor([[4.0, -1.0, 0.5]]))
+    state = observer.state_dict()
+    assert list(state) == ["amax", "scale", "_extra_state"]
+    fresh = fixed.ChannelObserver(3)
+    fresh.load_state_dict(state)
+    assert fresh.bits == 4 and fresh.num_batches == 1
+    assert torch.equal(fresh.scale, observer.scale)
+    assert fresh.double().scale.dtype == torch.float64

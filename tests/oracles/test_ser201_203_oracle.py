@@ -24,6 +24,7 @@ from serialint.config import ConfigResolver  # noqa: E402
 from serialint.discovery import discover  # noqa: E402
 from serialint.engine import Linter, SourceFile, lint_sources  # noqa: E402
 from serialint.findings import Finding  # noqa: E402
+import support  # noqa: E402
 from support import CORPUS, load_corpus, positions  # noqa: E402
 
 pytestmark = pytest.mark.oracle
@@ -278,3 +279,90 @@ def test_rebound_name_and_factory_of_picklable_functions_save():
         x = torch.randn(5)
         assert torch.equal(_round_trip(model)(x), model(x))
     assert _round_trip(corpus.Activation("relu")).picked is torch.relu
+
+
+# -- the fix: hoisted functions round-trip and behave as the closures did ----------------------
+
+
+def _golden(pair: str) -> str:
+    with open(os.path.join(CORPUS, "fixes", f"{pair}.in.py"), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def _loss_with_metric(module: ModuleType) -> Any:
+    model = module.MultiTaskLoss({"reg": 2.0, "cls": 0.25}, beta=0.5)
+    model.add_metric(2)
+    return model
+
+
+def _loss_inputs() -> Tuple[Any, ...]:
+    return (torch.linspace(-2.0, 2.0, 12).reshape(3, 4), torch.eye(4)[:3])
+
+
+FIXED_CASES = [
+    # (golden pair, build a model from its module, inputs, function attributes it stores)
+    ("ser201/activations", lambda m: m.TanhGeluFFN(4, 8), lambda: (torch.randn(2, 4),), ("act",)),
+    ("ser201/activations", lambda m: m.ScaledHead(4, 3, temperature=0.5, clamp=1), lambda: (torch.randn(2, 4),),
+     ("squash",)),
+    ("ser202/initializers", lambda m: m.ResidualMLP(4, depth=3, gain=0.5), lambda: (torch.randn(2, 4),),
+     ("reinit", "combine")),
+    ("ser203/losses", _loss_with_metric, _loss_inputs, ("losses", "metrics")),
+]
+
+
+@pytest.mark.parametrize(
+    "pair, build, inputs, attrs", FIXED_CASES, ids=["gelu-ffn", "scaled-head", "residual-mlp", "multi-task-loss"]
+)
+def test_the_fixed_model_saves_loads_and_computes_the_same(tmp_path, pair, build, inputs, attrs):
+    original = support.load_source(_golden(pair), tmp_path)
+    outcome = support.fix_text(_golden(pair))
+    fixed = support.load_source(outcome.fixed, tmp_path)
+    torch.manual_seed(0)
+    before = build(original)
+    torch.manual_seed(0)
+    after = build(fixed)
+    # the unfixed model fails as the finding says; the fixed one pickles and saves whole
+    with pytest.raises(PICKLE_ERRORS, match="local object"):
+        pickle.dumps(before)
+    with pytest.raises(PICKLE_ERRORS, match="local object"):
+        _torch_save(before)
+    restored = _round_trip(after)
+    pickle.loads(pickle.dumps(after))
+    args = inputs()
+    want = before(*args)
+    assert torch.equal(after(*args), want)
+    assert torch.equal(restored(*args), want)
+    # the checkpoint is untouched: the same keys and values, and the unfixed one loads
+    assert list(after.state_dict()) == list(before.state_dict())
+    assert all(torch.equal(v, after.state_dict()[k]) for k, v in before.state_dict().items())
+    after.load_state_dict(before.state_dict())
+    for attr in attrs:
+        assert attr in vars(restored)
+
+
+def test_the_fixed_functions_give_the_same_values_one_by_one(tmp_path):
+    original = support.load_source(_golden("ser203/losses"), tmp_path)
+    fixed = support.load_source(support.fix_text(_golden("ser203/losses")).fixed, tmp_path)
+    before, after = _loss_with_metric(original), _loss_with_metric(fixed)
+    restored = _round_trip(after)
+    pred, target = _loss_inputs()
+    for name in ("reg", "cls", "aux"):
+        want = before.losses[name](pred, target)
+        assert torch.equal(after.losses[name](pred, target), want)
+        assert torch.equal(restored.losses[name](pred, target), want)
+    assert torch.equal(restored.metrics[0](pred, target), before.metrics[0](pred, target))
+    # what the fix leaves alone still fails: a lambda reading a loop variable
+    smoothing = fixed.Smoothing(0.1)
+    with pytest.raises(PICKLE_ERRORS, match="Smoothing.__init__.<locals>.<lambda>"):
+        pickle.dumps(smoothing)
+
+
+def test_the_initialiser_reads_the_captured_width_scale(tmp_path):
+    fixed = support.load_source(support.fix_text(_golden("ser202/initializers")).fixed, tmp_path)
+    model = _round_trip(fixed.ResidualMLP(16, depth=1, gain=4.0))
+    assert model.reinit.keywords == {"std": 1.0}
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.bias.fill_(3.0)
+    model.apply(model.reinit)
+    assert all(torch.equal(layer.bias, torch.zeros(16)) for layer in model.layers)

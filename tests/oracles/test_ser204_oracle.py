@@ -33,7 +33,7 @@ from serialint.findings import Finding  # noqa: E402
 from serialint.index import ProjectIndex, summarize  # noqa: E402
 from serialint.model import FileContext  # noqa: E402
 from serialint.resources import RESOURCE_CALLS, STREAMS, Resource, ResourceClassifier  # noqa: E402
-from support import CORPUS, load_corpus, positions  # noqa: E402
+from support import CORPUS, fix_text, load_corpus, load_source, positions  # noqa: E402
 
 pytestmark = pytest.mark.oracle
 
@@ -274,6 +274,26 @@ def test_safe_patterns_pickle(tmp_path):
     restored = _round_trip(scorer)
     assert restored.stats_out == str(tmp_path / "stats.txt") and restored.calibration == [0.5, 2.0]
     assert restored.source is None
+
+
+def test_the_fixed_corpus_case_round_trips_and_reopens_its_log(tmp_path):
+    with open(os.path.join(CORPUS, "resources/diagnostics_log.py"), encoding="utf-8") as handle:
+        outcome = fix_text(handle.read(), unsafe=True)
+    assert outcome.applied == {"SER204": 1} and [f for f in outcome.remaining if f.code == "SER204"] == []
+    model = load_source(outcome.fixed, tmp_path).DiagnosticClassifier(4, 2, str(tmp_path))
+    model(torch.randn(3, 4))
+    model.compile()  # in place: the compiled call stays out of the pickled state
+    for clone in (_round_trip(model), copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert clone.log_file is not model.log_file and not clone.log_file.closed
+        assert clone._write_lock is not model._write_lock and clone._write_lock.acquire(blocking=False)
+        clone._write_lock.release()
+        assert "_compiled_call_impl" not in vars(clone)
+        clone.log_file.write("restored\n")
+        clone.log_file.close()
+    assert not model.log_file.closed
+    model.close()
+    lines = (tmp_path / "diagnostics.tsv").read_text().splitlines()
+    assert lines[0].startswith("3\t") and lines[1:] == ["restored"] * 3
 
 
 # -- every text the classifier quotes is the one CPython raises ------------------------------

@@ -21,7 +21,7 @@ torch = pytest.importorskip("torch")
 from serialint.config import ConfigResolver  # noqa: E402
 from serialint.discovery import discover  # noqa: E402
 from serialint.engine import Linter, SourceFile, lint_sources  # noqa: E402
-from support import CORPUS, load_corpus  # noqa: E402
+from support import CORPUS, fix_text, lint_corpus_file, load_corpus, load_source, positions  # noqa: E402
 
 pytestmark = pytest.mark.oracle
 
@@ -328,3 +328,177 @@ def test_ser304_unwrapped_state_dicts_load_into_the_bare_model(tmp_path, process
     assert _same_weights(fresh, ddp.module)
     safe.save_unwrapped(0, tmp_path / "raw.pt", use_ddp=False)
     safe.Tagger().load_state_dict(torch.load(tmp_path / "raw.pt"))
+
+
+# == fixes: the rewritten code saves what loads, with the default loader =========================
+
+FIXES = os.path.join(CORPUS, "fixes")
+
+
+def _golden(relpath: str) -> Tuple[str, str]:
+    with open(os.path.join(FIXES, relpath + ".in.py"), encoding="utf-8") as handle:
+        before = handle.read()
+    with open(os.path.join(FIXES, relpath + ".out.py"), encoding="utf-8") as handle:
+        after = handle.read()
+    return before, after
+
+
+def _tagger_batch() -> Tuple["torch.Tensor", "torch.Tensor"]:
+    generator = torch.Generator().manual_seed(2)
+    return torch.randint(0, 20, (5, 3), generator=generator), torch.randint(0, 4, (5,), generator=generator)
+
+
+def _encoder_batches(count: int = 2) -> List[Tuple["torch.Tensor", "torch.Tensor"]]:
+    generator = torch.Generator().manual_seed(3)
+    return [(torch.randn(4, 6, generator=generator), torch.randn(4, 2, generator=generator)) for _ in range(count)]
+
+
+def test_ser301_golden_fix_is_exact_and_flags_what_it_rewrites():
+    before, after = _golden("ser301/tagger_run")
+    outcome = fix_text(before, unsafe=True)
+    assert outcome.broken_by is None
+    assert outcome.fixed == after
+    assert outcome.applied == {"SER301": 4}
+    # pickle.dump is reported and left alone
+    assert [(f.line, f.column + 1, f.code) for f in outcome.remaining] == [(50, 25, "SER301")]
+    assert positions(lint_corpus_file("fixes/ser301/tagger_run.in.py")) == [
+        (20, 20, "SER301"),
+        (40, 26, "SER301"),
+        (41, 30, "SER301"),
+        (50, 25, "SER301"),
+        (55, 16, "SER301"),
+    ]
+    assert positions(lint_corpus_file("fixes/ser301/tagger_run.out.py")) == [(50, 25, "SER301")]
+    assert fix_text(before, unsafe=False).fixed == before  # unsafe: never applied by a plain --fix
+
+
+def test_ser301_unfixed_checkpoint_is_refused_by_the_default_load(tmp_path):
+    unfixed = load_corpus("fixes/ser301/tagger_run.in.py")
+    unfixed.Run().save(tmp_path / "run.pt")
+    with pytest.raises(pickle.UnpicklingError, match=r"(?s)Weights only load failed.*Unsupported global"):
+        torch.load(tmp_path / "run.pt")
+
+
+def test_ser301_fixed_checkpoint_loads_by_default_and_resumes_exactly(tmp_path):
+    _, after = _golden("ser301/tagger_run")
+    fixed = load_source(after, tmp_path)
+    tokens, tags = _tagger_batch()
+    run = fixed.Run()
+    run.step(tokens, tags)
+    run.save(tmp_path / "run.pt")
+    checkpoint = torch.load(tmp_path / "run.pt")  # the default: weights_only=True
+    assert checkpoint["epoch"] == 1
+    fresh = fixed.Run()
+    fresh.model.load_state_dict(checkpoint["model"])  # strict
+    fresh.optimizer.load_state_dict(checkpoint["optimizer"])
+    with torch.no_grad():
+        assert torch.equal(fresh.model(tokens), run.model(tokens))
+    # the momentum buffers came back too: the next step is the same step
+    assert fresh.step(tokens, tags) == run.step(tokens, tags)
+    assert _same_weights(fresh.model, run.model)
+
+
+def test_ser301_fixed_exports_load_into_a_fresh_bare_model(tmp_path):
+    _, after = _golden("ser301/tagger_run")
+    fixed = load_source(after, tmp_path)
+    tokens, _ = _tagger_batch()
+    tagger = fixed.Tagger()
+    tagger.export(tmp_path / "tagger.pt")
+    fresh = fixed.Tagger()
+    fresh.load_state_dict(torch.load(tmp_path / "tagger.pt"))
+    # the compiled wrapper is saved unwrapped; it is never called, so nothing is compiled
+    fast = fixed.export_compiled(tmp_path / "fast.pt")
+    state = torch.load(tmp_path / "fast.pt")
+    assert list(state) == ["embed.weight", "out.weight", "out.bias"]
+    bare = fixed.Tagger()
+    bare.load_state_dict(state)
+    with torch.no_grad():
+        assert torch.equal(fresh(tokens), tagger(tokens))
+        assert torch.equal(bare(tokens), fast._orig_mod(tokens))
+
+
+def test_ser301_fix_is_unsafe_because_readers_of_the_file_must_change(tmp_path):
+    with open(os.path.join(CORPUS, "checkpoint_io", "trainer.py"), encoding="utf-8") as handle:
+        outcome = fix_text(handle.read(), unsafe=True)
+    assert outcome.applied == {"SER301": 2, "SER302": 1}
+    fixed = load_source(outcome.fixed, tmp_path)
+    trainer = fixed.fit(_batches(), epochs=1, path=tmp_path / "last.pt")
+    assert torch.load(tmp_path / "last.pt")["epoch"] == 1  # the default loader reads it now...
+    fresh = fixed.Trainer(fixed.Classifier())
+    # ...but the old reader still expects the optimizer object it used to get back
+    with pytest.raises(AttributeError, match="'dict' object has no attribute 'state_dict'"):
+        fresh.resume(tmp_path / "last.pt")
+    assert trainer.epoch == 1
+
+
+def test_ser304_golden_fix_is_exact_and_flags_what_it_rewrites():
+    before, after = _golden("ser304/encoder_snapshots")
+    outcome = fix_text(before, unsafe=True)
+    assert outcome.broken_by is None
+    assert outcome.fixed == after
+    assert outcome.applied == {"SER304": 3}
+    # a wrapper around a parameter: what it wraps is not known, no fix
+    assert [(f.line, f.column + 1, f.code) for f in outcome.remaining] == [(47, 16, "SER304")]
+    assert positions(lint_corpus_file("fixes/ser304/encoder_snapshots.in.py")) == [
+        (24, 26, "SER304"),
+        (31, 15, "SER304"),
+        (41, 28, "SER304"),
+        (47, 16, "SER304"),
+    ]
+    assert positions(lint_corpus_file("fixes/ser304/encoder_snapshots.out.py")) == [(47, 16, "SER304")]
+    assert fix_text(before, unsafe=False).fixed == before
+
+
+def test_ser304_unfixed_snapshots_do_not_load_into_the_bare_model(tmp_path):
+    unfixed = load_corpus("fixes/ser304/encoder_snapshots.in.py")
+    unfixed.train_data_parallel(_encoder_batches(), tmp_path / "dp.pt")
+    unfixed.snapshot_compiled(tmp_path / "nested.pt")
+    unfixed.Trainer().save(tmp_path / "trainer.pt")
+    for state, prefix in [
+        (torch.load(tmp_path / "dp.pt")["model"], r"module\."),
+        (torch.load(tmp_path / "nested.pt"), r"_orig_mod\.module\."),
+        (torch.load(tmp_path / "trainer.pt")["net"], r"_orig_mod\."),
+    ]:
+        with pytest.raises(
+            RuntimeError,
+            match=rf"(?s)Missing key\(s\) in state_dict: \"layers\.0\.weight\".*Unexpected key\(s\) in state_dict: "
+            rf"\"{prefix}layers\.0\.weight\"",
+        ):
+            unfixed.Encoder().load_state_dict(state)
+
+
+def test_ser304_fixed_snapshots_load_strictly_into_the_bare_model(tmp_path):
+    _, after = _golden("ser304/encoder_snapshots")
+    fixed = load_source(after, tmp_path)
+    x = _encoder_batches(1)[0][0]
+    # DataParallel runs its module directly on CPU; the compiled wrappers are never called
+    model = fixed.train_data_parallel(_encoder_batches(), tmp_path / "dp.pt")
+    fast = fixed.snapshot_compiled(tmp_path / "nested.pt")
+    trainer = fixed.Trainer()
+    trainer.save(tmp_path / "trainer.pt")
+    for state, trained in [
+        (torch.load(tmp_path / "dp.pt")["model"], model.module),
+        (torch.load(tmp_path / "nested.pt"), fast._orig_mod.module),
+        (torch.load(tmp_path / "trainer.pt")["net"], trainer.net._orig_mod),
+    ]:
+        assert list(state) == ["layers.0.weight", "layers.0.bias", "layers.2.weight", "layers.2.bias"]
+        bare = fixed.Encoder()
+        bare.load_state_dict(state)  # strict
+        with torch.no_grad():
+            assert torch.equal(bare(x), trained(x))
+
+
+def test_ser304_fix_is_unsafe_because_wrapped_readers_must_unwrap_too(tmp_path):
+    _, after = _golden("ser304/encoder_snapshots")
+    fixed = load_source(after, tmp_path)
+    fixed.train_data_parallel(_encoder_batches(), tmp_path / "dp.pt")
+    state = torch.load(tmp_path / "dp.pt")["model"]
+    # a reader that loads into the wrapper, as the old keys required, now fails
+    with pytest.raises(
+        RuntimeError,
+        match=r"(?s)Missing key\(s\) in state_dict: \"module\.layers\.0\.weight\".*"
+        r"Unexpected key\(s\) in state_dict: \"layers\.0\.weight\"",
+    ):
+        torch.nn.DataParallel(fixed.Encoder()).load_state_dict(state)
+    wrapped = torch.nn.DataParallel(fixed.Encoder())
+    wrapped.module.load_state_dict(state)  # unwrapping there too is the change the reader needs

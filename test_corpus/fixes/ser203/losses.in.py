@@ -1,0 +1,39 @@
+"""A multi-task criterion keeping its losses and metrics in dicts and lists of lambdas."""
+import functools
+
+import torch
+import torch.nn.functional as F
+from torch.nn import Module
+
+
+class MultiTaskLoss(Module):
+    def __init__(self, weights=None, beta=1.0):
+        super().__init__()
+        w = weights or {"reg": 1.0, "cls": 0.5}
+        self.losses = {
+            "reg": lambda p, t: w["reg"] * F.smooth_l1_loss(p, t, beta=beta),
+            "cls": lambda p, t: w["cls"] * F.binary_cross_entropy_with_logits(p, t),
+            "aux": F.mse_loss,
+        }
+        self.order = ("reg", "cls", "aux")
+        self.metrics = []
+
+    def add_metric(self, k):
+        self.metrics.append(lambda p, t: (p.topk(k, dim=-1).indices == t.argmax(-1, keepdim=True)).any(-1).float().mean())
+
+    def forward(self, pred, target):
+        return sum(self.losses[name](pred, target) for name in self.order)
+
+
+class Smoothing(Module):
+    def __init__(self, eps):
+        super().__init__()
+        self.steps = [torch.sigmoid, lambda p: p * (1 - eps) + eps / 2, functools.partial(torch.clamp, min=0.0)]
+        for i in range(2):
+            # a loop target captured: left alone
+            self.steps.append(lambda p: p + i * 0.0)
+
+    def forward(self, x):
+        for step in self.steps:
+            x = step(x)
+        return x
