@@ -136,7 +136,7 @@ def lint_file(path: str, text: str) -> FileResult:
     summaries = [s.summary for s in others if s.summary is not None]
     assert source.summary is not None
     index = ProjectIndex([*summaries, source.summary], (*state.module_bases, *source.settings.module_bases))
-    refs = [r for s in (*others, source) for r in s.pickled_refs]
+    refs = [(ref, s.summary) for s in (*others, source) if s.summary is not None for ref in s.pickled_refs]
     return linter.lint_file(source, index, pickled_classes(index, refs))
 
 

@@ -12,6 +12,9 @@ same file (`def make_act(k): ...; return lambda x: ...`). When a value cannot be
 parameter, a name bound twice, an import, a factory that may return something else) it answers
 "not a local function": callers stay silent.
 
+`hoist_fix` builds the SER201-SER203 fix: it moves such functions to module-level defs, binding
+captured values with `functools.partial`, and declines whenever that is not provably the same.
+
 Usage from a rule:
 
     analysis = function_analysis(ctx)
@@ -811,6 +814,19 @@ def _plain_params(params: cst.Parameters) -> bool:
     return all(param.default is None for param in every)
 
 
+def _annotated(node: cst.FunctionDef) -> bool:
+    params = node.params
+    every = [*params.posonly_params, *params.params, *params.kwonly_params]
+    every += [p for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param)]
+    return node.returns is not None or any(param.annotation is not None for param in every)
+
+
+def _mentions(expr: cst.CSTNode, name: str) -> bool:
+    found = _AllNames()
+    expr.visit(found)
+    return name in found.names
+
+
 def _class_snake(name: str) -> str:
     name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name.lstrip("_"))
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
@@ -918,12 +934,12 @@ def hoist(
             or node.asynchronous is not None
             or node not in method.node.body.body
             or not _plain_params(node.params)
+            or _annotated(node)
         ):
+            # annotations are evaluated where the def runs: above the class, they could name
+            # something not yet defined
             return None
         node.body.visit(reads)
-        node.params.visit(reads)
-        if node.returns is not None:
-            node.returns.visit(reads)
         own = set(_param_names(node.params)) | set(Scope(_body_statements(node), "", None)._collected().values)
         created_at = node
     if reads.blocked is not None:
@@ -952,7 +968,7 @@ def hoist(
         )
     else:
         preferred = node.name.value
-        definition = node.with_changes(params=params, leading_lines=[])
+        definition = _body_with_comments(node).with_changes(params=params, leading_lines=[])
     name = _hoist_name(analysis, node, f"_{_class_snake(cls.name)}_{_identifier(preferred)}")
     definition = definition.with_changes(name=cst.Name(name))
     def_text = cst.Module(body=[definition], default_indent=ctx.module.default_indent, default_newline="\n").code
@@ -975,9 +991,22 @@ def hoist(
         edit = Edit(line, column, end_line, end_column, reference)
     else:
         line, column, end_line, _ = builder.range_of(node)
-        # up to the next line: the def's trailing comment goes with it
-        edit = Edit(line, column, end_line + 1, 0, f"{node.name.value} = {reference}\n")
+        # through the end of the line and the comment lines closing the body: they move with the def
+        block = _body_with_comments(node).body
+        lines = len(block.footer) if isinstance(block, cst.IndentedBlock) else 0
+        edit = Edit(line, column, end_line + 1 + lines, 0, f"{node.name.value} = {reference}\n")
     return Hoist(name, def_text, edit, tuple(captured))
+
+
+def _body_with_comments(node: cst.FunctionDef) -> cst.FunctionDef:
+    """`node` with its body's footer cut after the last comment line (blank lines stay behind)."""
+    body = node.body
+    if not isinstance(body, cst.IndentedBlock):
+        return node
+    footer = list(body.footer)
+    while footer and footer[-1].comment is None:
+        footer.pop()
+    return node.with_changes(body=body.with_changes(footer=footer))
 
 
 def _walrus_targets(expr: cst.BaseExpression) -> List[cst.Name]:
@@ -1017,6 +1046,8 @@ def _captured(
             index = _assignment_index(method, name)
             if value is None or index is None or index >= created:
                 return None
+            if _mentions(value, method.self_name or ""):
+                return None  # a part of self: copy.deepcopy(model) would swap it, as for self
         probe = cst.Name(name)
         if analysis.possible_local_functions(probe, scope) or analysis.possible_containers(probe, scope):
             return None  # the partial would still hold a function pickle refuses
@@ -1049,12 +1080,16 @@ def hoist_fix(
     """One SAFE fix hoisting every (method, function, label) target, or None if one cannot be."""
     hoists: List[Hoist] = []
     seen: Set[int] = set()
+    # names are kept only if every target can be hoisted, so a declined fix takes none
+    names_before = dict(analysis._hoist_names)
+    taken_before = set(analysis._taken_names) if analysis._taken_names is not None else None
     for method, function, label in targets:
         if id(function.node) in seen:
             continue
         seen.add(id(function.node))
         done = hoist(analysis, cls, method, function, label)
         if done is None:
+            analysis._hoist_names, analysis._taken_names = names_before, taken_before
             return None
         hoists.append(done)
     if not hoists:

@@ -406,6 +406,7 @@ def test_full_output(tmp_path: Path) -> None:
         '   8 |         self.register_buffer("mean", None)',
         "     |         ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^",
         f"  = help: {hint}",
+        '  = fix (safe): materialise buffer "mean" from the checkpoint in a load_state_dict pre-hook',
         "",
     ]
     assert result.err_lines == ["Found 1 finding."]
@@ -431,7 +432,28 @@ def test_json_output(tmp_path: Path) -> None:
             "name": "register-buffer-none",
             "message": message(),
             "severity": "error",
-            "fix": None,
+            "fix": {
+                "applicability": "safe",
+                "description": 'materialise buffer "mean" from the checkpoint in a load_state_dict pre-hook',
+                "edits": [
+                    {
+                        "line": 5,
+                        "column": 1,
+                        "end_line": 5,
+                        "end_column": 2,
+                        "content": "def _serialint_load_compat_Normalizer(module, state_dict, prefix, *args):\n"
+                        '    if prefix + "mean" in state_dict and module.mean is None:\n'
+                        '        module.mean = torch.empty_like(state_dict[prefix + "mean"])\n\n\nc',
+                    },
+                    {
+                        "line": 9,
+                        "column": 1,
+                        "end_line": 9,
+                        "end_column": 1,
+                        "content": "        self.register_load_state_dict_pre_hook(_serialint_load_compat_Normalizer)\n",
+                    },
+                ],
+            },
         }
     ]
     assert result.err == ""  # machine formats print no summary
@@ -479,7 +501,7 @@ def test_rule_prints_the_documentation() -> None:
     result = run(["rule", "SER101"], Path.cwd())
     assert result.status == 0
     lines = result.out_lines
-    assert lines[:4] == ["# SER101 register-buffer-none", "", "Fix: none. Enabled by default: yes.", ""]
+    assert lines[:4] == ["# SER101 register-buffer-none", "", "Fix: safe. Enabled by default: yes.", ""]
     rule = next(r for r in all_rules() if r.code == "SER101")
     assert result.out == "\n".join(lines[:4]) + "\n" + rule.documentation() + "\n"
     for section in ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Fix safety"):
@@ -507,7 +529,7 @@ def test_rules_lists_every_rule() -> None:
     assert result.out_lines[0] == f"{'code':<7} {'name':<{width}} {'fix':<12} default"
     assert len(result.out_lines) == len(rules) + 1
     row = next(text for text in result.out_lines if text.startswith("SER101 "))
-    assert row.split() == ["SER101", "register-buffer-none", "none", "on"]
+    assert row.split() == ["SER101", "register-buffer-none", "safe", "on"]
 
 
 def test_rules_as_json() -> None:
@@ -519,7 +541,7 @@ def test_rules_as_json() -> None:
     assert ser101 == {
         "code": "SER101",
         "name": "register-buffer-none",
-        "fix": "none",
+        "fix": "safe",
         "default": True,
         "summary": "register the buffer with a tensor, or add a load_state_dict pre-hook that materialises it",
     }

@@ -161,6 +161,17 @@ def test_standard_input_is_linted_as_the_file_it_names(project: Path) -> None:
     assert _flake8(project, "--stdin-display-name", "pkg/head.py", "-", stdin=safe).stdout == ""
 
 
+def test_standard_input_that_pickles_a_class_makes_it_a_pickled_class(project: Path) -> None:
+    # on disk, Tail is never pickled; the text on standard input pickles it
+    saving = "\n\ndef save(path):\n    import torch\n    torch.save(Tail(), path)\n"
+    text = (project / "pkg/plain.py").read_text() + saving
+    result = _flake8(project, "--stdin-display-name", "pkg/plain.py", "-", stdin=text)
+    assert result.stdout.splitlines() == [
+        "pkg/plain.py:7:9: SER201 lambda stored on self.act: pickling a Tail (torch.save, pickle) fails "
+        "(Can't pickle local object 'Tail.__init__.<locals>.<lambda>')"
+    ]
+
+
 def test_a_broken_configuration_is_reported_not_ignored(tmp_path: Path) -> None:
     _require_outside_git(tmp_path)
     (tmp_path / "serialint.toml").write_text('select = ["SER9"]\n')

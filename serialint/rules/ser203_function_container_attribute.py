@@ -97,15 +97,15 @@ class FunctionContainerAttribute(Rule):
     in place after the copy.
 
     No fix is offered when the rewrite cannot be shown equivalent for every function of the
-    container: a captured name is `self` (`partial(fn, self)` pickles, but the copy made by
-    `copy.deepcopy(model)` would then read itself where the closure read the original), is rebound,
-    is bound otherwise than by one plain assignment among the method's top-level statements before
-    the function is created (a loop target, a branch, an import, `global`/`nonlocal`), or holds a
-    local function itself; the function has parameter defaults (`lambda x, k=k: ...`), `**kwargs`
-    together with captured names, a nested function, class or comprehension, `yield` or `await`, a
-    private name (the class mangles it), `super()` without arguments or `__class__`; or the class is
-    not at module level. A function returned by a factory also leaves the whole container without a
-    fix.
+    container: a captured name is `self` or a value read from it (`partial(fn, self)` pickles, but
+    the copy made by `copy.deepcopy(model)` would then read itself where the closure read the
+    original), is rebound, is bound otherwise than by one plain assignment among the method's
+    top-level statements before the function is created (a loop target, a branch, an import,
+    `global`/`nonlocal`), or holds a local function itself; the function has parameter defaults
+    (`lambda x, k=k: ...`), `**kwargs` together with captured names, a nested function, class or
+    comprehension, `yield` or `await`, a private name (the class mangles it), `super()` without
+    arguments or `__class__`, or (a nested `def`) annotations; or the class is not at module level.
+    A function returned by a factory also leaves the whole container without a fix.
 
     ## Known limits
     A class defining `__getstate__`, `__reduce__` or `__reduce_ex__` (itself or in a project base

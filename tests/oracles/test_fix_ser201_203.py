@@ -227,6 +227,52 @@ def test_tabs_crlf_multi_line_bodies_and_parameter_kinds_keep_their_layout() -> 
     )
 
 
+def test_a_one_line_def_and_the_comments_closing_a_body_move_with_the_def() -> None:
+    assert _fixed(
+        """\
+        import torch.nn as nn
+
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+
+                def act(x): return x * 2
+
+                def post(x):
+                    return x
+                    # identity for now
+
+                self.act, self.post = act, post
+                self.store = post
+        """
+    ) == textwrap.dedent(
+        """\
+        import torch.nn as nn
+
+
+        def _net_act(x): return x * 2
+
+
+        def _net_post(x):
+            return x
+            # identity for now
+
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+
+                act = _net_act
+
+                post = _net_post
+
+                self.act, self.post = act, post
+                self.store = post
+        """
+    )
+
+
 def test_a_function_put_in_a_container_later_is_hoisted_in_place() -> None:
     assert _fixed(
         """\
@@ -284,6 +330,24 @@ DECLINED = {
                 super().__init__()
                 self.scale = 2.0
                 self.act = lambda x: x * self.scale
+        """,
+    "a captured value read from self": """\
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(2, 2)
+                fc = self.fc
+                self.act = lambda x: fc(x).relu()
+        """,
+    "annotations on a nested def": """\
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+
+                def act(x: "torch.Tensor") -> "torch.Tensor":
+                    return x.relu()
+
+                self.act = act
         """,
     "a default-argument trick": """\
         class Net(nn.Module):
