@@ -15,3 +15,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture
 def corpus_dir() -> str:
     return CORPUS
+
+
+@pytest.fixture
+def corpus_findings():
+    """Findings for one corpus file (by path relative to test_corpus/), from one memoised corpus run."""
+    from support import lint_corpus_file
+
+    return lint_corpus_file

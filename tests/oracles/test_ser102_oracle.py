@@ -11,28 +11,6 @@ from support import CORPUS, fix_text, load_corpus, load_source, positions  # noq
 pytestmark = pytest.mark.oracle
 
 
-@pytest.fixture(scope="module")
-def corpus_findings():
-    """The corpus linted once, as `lint_corpus_file` does, and read per file."""
-    import os
-
-    from serialint.config import ConfigResolver
-    from serialint.discovery import discover
-    from serialint.engine import Linter, SourceFile, lint_sources
-
-    linter = Linter()
-    resolver = ConfigResolver(linter.codes)
-    files, errors = discover([CORPUS], resolver)
-    assert not errors
-    run = lint_sources([SourceFile(f) for f in files], resolver, linter)
-
-    def of(relpath):
-        target = os.path.normpath(os.path.join(CORPUS, relpath))
-        return [f for f in run.findings if os.path.normpath(f.path) == target]
-
-    return of
-
-
 def test_the_linter_flags_the_corpus_cases(corpus_findings):
     assert positions(corpus_findings("tensors/random_features.py"), "SER102") == [
         (17, 9, "SER102"),

@@ -16,33 +16,14 @@ from support import CORPUS, fix_text, load_corpus, load_source, positions  # noq
 pytestmark = pytest.mark.oracle
 
 
-@pytest.fixture(scope="module")
-def corpus_findings():
-    """Findings of one lint of the whole corpus (as tests/test_corpus.py runs it), by relative path."""
-    from serialint.config import ConfigResolver
-    from serialint.discovery import discover
-    from serialint.engine import Linter, SourceFile, lint_sources
-
-    linter = Linter()
-    resolver = ConfigResolver(linter.codes)
-    files, errors = discover([CORPUS], resolver)
-    assert not errors
-    run = lint_sources([SourceFile(f) for f in files], resolver, linter)
-    assert not run.errors
-    by_path = {}
-    for finding in run.findings:
-        by_path.setdefault(os.path.relpath(finding.path, CORPUS).replace(os.sep, "/"), []).append(finding)
-    return by_path
-
-
 def test_the_linter_flags_the_corpus_cases(corpus_findings):
-    assert positions(corpus_findings.get("extra_state/quant_observer.py", [])) == [
+    assert positions(corpus_findings("extra_state/quant_observer.py")) == [
         (31, 9, "SER106"),
         (65, 9, "SER105"),
     ]
-    assert positions(corpus_findings.get("extra_state/calibration.py", [])) == [(18, 9, "SER105")]
+    assert positions(corpus_findings("extra_state/calibration.py")) == [(18, 9, "SER105")]
     for clean in ("observer_v1.py", "observer_compat.py", "versioned.py", "dataclass_state.py"):
-        assert corpus_findings.get(f"extra_state/{clean}", []) == [], clean
+        assert corpus_findings(f"extra_state/{clean}") == [], clean
 
 
 # -- SER105 ------------------------------------------------------------------------------------

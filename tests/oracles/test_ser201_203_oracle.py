@@ -9,43 +9,25 @@ round-trip through `torch.save` / `torch.load(weights_only=False)`.
 from __future__ import annotations
 
 import copy
-import functools
 import io
 import os
 import pickle
 from types import ModuleType
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, List, Tuple
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from serialint.config import ConfigResolver  # noqa: E402
-from serialint.discovery import discover  # noqa: E402
-from serialint.engine import Linter, SourceFile, lint_sources  # noqa: E402
 from serialint.findings import Finding  # noqa: E402
 import support  # noqa: E402
-from support import CORPUS, load_corpus, positions  # noqa: E402
+from support import CORPUS, lint_corpus_file, load_corpus, positions  # noqa: E402
 
 pytestmark = pytest.mark.oracle
 
 
-@functools.lru_cache(maxsize=None)
-def _corpus_findings() -> Dict[str, List[Finding]]:
-    """Every corpus finding by path, from one run (as `support.lint_corpus_file` lints, once)."""
-    linter = Linter()
-    resolver = ConfigResolver(linter.codes)
-    files, errors = discover([CORPUS], resolver)
-    assert not errors
-    run = lint_sources([SourceFile(f) for f in files], resolver, linter)
-    found: Dict[str, List[Finding]] = {}
-    for finding in run.findings:
-        found.setdefault(os.path.normpath(finding.path), []).append(finding)
-    return found
-
-
 def _lint(relpath: str) -> List[Finding]:
-    return _corpus_findings().get(os.path.normpath(os.path.join(CORPUS, relpath)), [])
+    return lint_corpus_file(relpath)
 
 
 # The exception type and wording vary across Python versions (AttributeError with the qualname

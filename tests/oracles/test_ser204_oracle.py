@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import copy
-import functools
 import gzip
 import importlib
 import importlib.util
@@ -26,14 +25,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from serialint.config import ConfigResolver, Settings  # noqa: E402
-from serialint.discovery import discover  # noqa: E402
-from serialint.engine import Linter, SourceFile, lint_sources  # noqa: E402
+from serialint.config import Settings  # noqa: E402
 from serialint.findings import Finding  # noqa: E402
 from serialint.index import ProjectIndex, summarize  # noqa: E402
 from serialint.model import FileContext  # noqa: E402
 from serialint.resources import RESOURCE_CALLS, STREAMS, Resource, ResourceClassifier  # noqa: E402
-from support import CORPUS, fix_text, load_corpus, load_source, positions  # noqa: E402
+from support import CORPUS, fix_text, lint_corpus_file, load_corpus, load_source, positions  # noqa: E402
 
 pytestmark = pytest.mark.oracle
 
@@ -55,22 +52,9 @@ CLEAN = [
 ]
 
 
-@functools.lru_cache(maxsize=None)
-def _corpus_findings() -> Dict[str, List[Finding]]:
-    """SER204 findings of the whole corpus, linted once as one project, by normalised path."""
-    linter = Linter()
-    resolver = ConfigResolver(linter.codes)
-    files, errors = discover([CORPUS], resolver)
-    assert not errors
-    found: Dict[str, List[Finding]] = {os.path.normpath(f): [] for f in files}
-    for finding in lint_sources([SourceFile(f) for f in files], resolver, linter).findings:
-        if finding.code == "SER204":
-            found[os.path.normpath(finding.path)].append(finding)
-    return found
-
-
 def _findings(relpath: str) -> List[Finding]:
-    return _corpus_findings()[os.path.normpath(os.path.join(CORPUS, relpath))]
+    """SER204 findings of one corpus file, from one run over the whole corpus."""
+    return [f for f in lint_corpus_file(relpath) if f.code == "SER204"]
 
 
 @pytest.mark.parametrize("relpath", sorted(FLAGGED))

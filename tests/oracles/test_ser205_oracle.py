@@ -4,53 +4,33 @@ from __future__ import annotations
 
 import copy
 import io
-import os
 import pickle
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from support import CORPUS, load_corpus, positions  # noqa: E402
+from support import load_corpus, positions  # noqa: E402
 
 pytestmark = pytest.mark.oracle
 
 LOCAL_OBJECT = r"Can't pickle local object"
 
 
-@pytest.fixture(scope="module")
-def corpus_findings():
-    """Findings of one lint of the whole corpus (as tests/test_corpus.py runs it), by relative path."""
-    from serialint.config import ConfigResolver
-    from serialint.discovery import discover
-    from serialint.engine import Linter, SourceFile, lint_sources
-
-    linter = Linter()
-    resolver = ConfigResolver(linter.codes)
-    files, errors = discover([CORPUS], resolver)
-    assert not errors
-    run = lint_sources([SourceFile(f) for f in files], resolver, linter)
-    assert not run.errors
-    by_path = {}
-    for finding in run.findings:
-        by_path.setdefault(os.path.relpath(finding.path, CORPUS).replace(os.sep, "/"), []).append(finding)
-    return by_path
-
-
 def test_the_linter_flags_the_corpus_cases(corpus_findings):
-    assert positions(corpus_findings.get("hooks/feature_extractor.py", [])) == [
+    assert positions(corpus_findings("hooks/feature_extractor.py")) == [
         (32, 50, "SER205"),
         (34, 41, "SER205"),
         (40, 40, "SER205"),
     ]
-    assert positions(corpus_findings.get("hooks/train_probe.py", [])) == [
+    assert positions(corpus_findings("hooks/train_probe.py")) == [
         (44, 41, "SER205"),
         (46, 9, "SER205"),
         (49, 42, "SER205"),
         (50, 38, "SER205"),
     ]
-    assert corpus_findings.get("hooks/module_level_hooks.py", []) == []
-    assert corpus_findings.get("hooks/tricky.py", []) == []
+    assert corpus_findings("hooks/module_level_hooks.py") == []
+    assert corpus_findings("hooks/tricky.py") == []
 
 
 def _save(obj) -> io.BytesIO:
