@@ -184,6 +184,16 @@ class FixBuilder:
         _, _, end_line, end_column = self.range_of(node)
         return Edit(end_line, end_column, end_line, end_column, content)
 
+    def indentation_of(self, node: "cst.CSTNode") -> str:
+        """The leading white space of the line where `node` starts (tabs stay tabs)."""
+        line, _, _, _ = self.range_of(node)
+        text = self.ctx.text if self.ctx.text is not None else self.ctx.module.code
+        start = line_starts(text)[line - 1]
+        end = start
+        while end < len(text) and text[end] in " \t":
+            end += 1
+        return text[start:end]
+
     def code(self, node: "cst.CSTNode") -> str:
         return self.ctx.module.code_for_node(node)
 

@@ -11,6 +11,7 @@ import pytest
 from serialint.config import ConfigResolver
 from serialint.discovery import discover
 from serialint.engine import Linter, SourceFile, fix_source, prepare
+from serialint.fixes import applicable
 from support import CORPUS
 
 
@@ -56,6 +57,20 @@ def test_fixes_keep_every_corpus_file_valid_idempotent_and_add_no_findings(unsaf
             parse_for_index(again)
             second = fix_source(linter, again, project, unsafe)
             assert second.fixed == outcome.fixed, f"{path}: a second --fix changed it again"
+
+
+@pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
+def test_what_remains_after_fixing_has_no_fix_of_that_kind(unsafe):
+    _, _, outcomes = fixed_corpus(unsafe)
+    leftover = [
+        (path, f.line, f.code) for path, (_, o) in outcomes.items() for f in o.remaining if applicable(f.fix, unsafe)
+    ]
+    assert leftover == []
+
+
+def test_unsafe_fixes_leave_fewer_findings_than_safe_ones():
+    remaining = {unsafe: sum(len(o.remaining) for _, o in fixed_corpus(unsafe)[2].values()) for unsafe in (False, True)}
+    assert remaining[True] < remaining[False]
 
 
 def test_unsafe_fixes_apply_at_least_as_many_as_safe_ones():

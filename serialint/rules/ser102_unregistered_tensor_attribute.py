@@ -8,7 +8,7 @@ import libcst as cst
 from serialint.findings import Applicability, Edit, Fix
 from serialint.fixes import FixBuilder
 from serialint.hooks import hook_edits, statement_index, super_init_statement, top_level_line
-from serialint.model import AttrStore, ClassModel, FileContext, Frame, MethodModel, is_none
+from serialint.model import AttrStore, ClassModel, FileContext, Frame, MethodModel, call_arg, is_none, string_value
 from serialint.rule import Bad, Expected, Good, Report, Rule
 from serialint.tensors import (
     Scope,
@@ -90,8 +90,26 @@ class UnregisteredTensorAttribute(Rule):
     the class body (a method, property or class attribute); when the value may share memory with
     a tensor held elsewhere (a parameter, a module-level name, `torch.as_tensor`, a view of one),
     because `load_state_dict` copies into a buffer in place and would overwrite it; for a class
-    nested in a function or a class, or when the hook's name is already taken. The lazy form has
-    no fix.
+    nested in a function or a class, or when the hook's name is already taken.
+
+    Safe, for the lazy form too, with the same hook: `self.p = None` in `__init__` becomes
+    `self.register_buffer("p", None)`, and the later `self.p = <tensor>` stays as written (a
+    tensor assigned to a buffer's name updates the buffer). The hook gives "p" an empty tensor
+    shaped like the checkpoint's (`torch.empty_like`) when the checkpoint has "p" and the buffer is
+    still None, so a fresh instance loads a calibrated checkpoint; and when the checkpoint lacks
+    "p" while the buffer is set, it supplies the current tensor, so checkpoints saved before
+    calibration or before the fix load into a calibrated instance exactly as they did. A buffer
+    set to None is left out of `state_dict()` and expected by no load, so uncalibrated instances
+    behave as before. This form is chosen over `get_extra_state()` because the buffer follows
+    `.to()` / `.double()` and composes with the hook of the eager form and of SER101.
+
+    No lazy fix when `self.p = None` is not a plain single-target statement directly in `__init__`
+    after `super().__init__()` (an annotated one included), when `p` is set to None again or to a
+    value not certainly a tensor, also during construction, when a later tensor may share memory
+    with another tensor (the method's argument, a view of one, another attribute of the module:
+    `x.detach()`, `self.q`, a torch function of those; reductions such as `x.mean(0)` and
+    arithmetic allocate and are fine), when `p` is deleted or named in the class body, for a
+    nested class, or when the hook's name is already taken.
 
     ## Known limits
     Only values certainly tensors are considered: torch factories and data constructors resolved
@@ -214,6 +232,35 @@ class Standardize(nn.Module):
                     ".to()/.double() do not convert it; keep it in a buffer or in get_extra_state()",
                 ),
             ),
+            fixed="""\
+import torch.nn as nn
+import torch
+
+
+def _serialint_load_compat_Standardize(module, state_dict, prefix, *args):
+    if prefix + "mean" in state_dict and module.mean is None:
+        module.mean = torch.empty_like(state_dict[prefix + "mean"])
+    if prefix + "mean" not in state_dict and module.mean is not None:
+        state_dict[prefix + "mean"] = module.mean
+    if prefix + "std" in state_dict and module.std is None:
+        module.std = torch.empty_like(state_dict[prefix + "std"])
+    if prefix + "std" not in state_dict and module.std is not None:
+        state_dict[prefix + "std"] = module.std
+
+
+class Standardize(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_load_state_dict_pre_hook(_serialint_load_compat_Standardize)
+        self.register_buffer("mean", None)
+        self.register_buffer("std", None)
+
+    def forward(self, x):
+        if self.mean is None:
+            self.mean = x.mean(0)
+            self.std = x.std(0) + 1e-6
+        return (x - self.mean) / self.std
+""",
         ),
         Bad(
             """\
@@ -248,7 +295,7 @@ class Calibrated(Module):
                     ".to()/.double() do not convert it; keep it in a buffer or in get_extra_state()",
                 ),
             ),
-            # the eager store is fixed; the lazy one is left to a person
+            # the eager store and the lazy one share one hook
             fixed="""\
 import torch as th
 from torch.nn import Module
@@ -256,6 +303,10 @@ from torch.nn import Module
 
 def _serialint_load_compat_Calibrated(module, state_dict, prefix, *args):
     state_dict.setdefault(prefix + "offset", module.offset)
+    if prefix + "scale" in state_dict and module.scale is None:
+        module.scale = th.empty_like(state_dict[prefix + "scale"])
+    if prefix + "scale" not in state_dict and module.scale is not None:
+        state_dict[prefix + "scale"] = module.scale
 
 
 class Calibrated(Module):
@@ -265,7 +316,7 @@ class Calibrated(Module):
         pe = th.zeros(dim)
         pe = pe.unsqueeze(0)
         self.register_buffer("offset", pe)
-        self.scale = None
+        self.register_buffer("scale", None)
 
     def calibrate(self, batch):
         self.scale = batch.detach().abs().amax(0)
@@ -406,7 +457,7 @@ class Doubled(Base):
                     continue
                 if any(_recomputed_per_call(roles, s) for s in stores):
                     continue
-                report = _eager(ctx, cls, roles, attr, stores) or _lazy(ctx, roles, attr, stores)
+                report = _eager(ctx, cls, roles, attr, stores) or _lazy(ctx, cls, roles, attr, stores)
                 if report is not None:
                     yield report
 
@@ -490,17 +541,18 @@ _FRESH_FUNCTIONS = frozenset(
         "cat stack outer exp log sqrt sin cos tril triu polar complex"
     ).split()
 )
-# Tensor methods that always copy.
-_FRESH_METHODS = frozenset(("clone",))
+# Tensor methods that always allocate their result (copies, reductions, elementwise math).
+_FRESH_METHODS = frozenset("clone mean sum std var amax amin abs sqrt exp log norm prod square".split())
 
 
 def _may_share_storage(
-    ctx: FileContext, method: MethodModel, node: cst.CSTNode, depth: int, seen: Set[str]
+    ctx: FileContext, method: MethodModel, node: cst.CSTNode, depth: int, seen: Set[str], strict: bool = False
 ) -> bool:
     """Whether the value may be a view of a tensor someone else holds (an argument, a global).
 
     `load_state_dict` copies into a buffer in place, so a buffer sharing memory with another
-    object would overwrite it, where the plain attribute was never written by a load.
+    object would overwrite it, where the plain attribute was never written by a load. `strict`
+    also counts the module's own attributes as held elsewhere (a parameter, another buffer).
     """
     if depth > 12:
         return True
@@ -512,21 +564,21 @@ def _may_share_storage(
         if qualified in _FRESH_FUNCTIONS:
             return False
         if qualified is not None and qualified.startswith("torch."):
-            return any(_may_share_storage(ctx, method, a.value, depth + 1, seen) for a in node.args)
+            return any(_may_share_storage(ctx, method, a.value, depth + 1, seen, strict) for a in node.args)
         if isinstance(func, cst.Attribute):
             # a tensor method returns a new tensor or a view of its receiver, never of its arguments
             if func.attr.value in _FRESH_METHODS:
                 return False
-            return _may_share_storage(ctx, method, func.value, depth + 1, seen)
+            return _may_share_storage(ctx, method, func.value, depth + 1, seen, strict)
         return True  # a call of something else: what it returns is not known
     if isinstance(node, cst.Attribute):
-        return _may_share_storage(ctx, method, node.value, depth + 1, seen)
+        return _may_share_storage(ctx, method, node.value, depth + 1, seen, strict)
     if isinstance(node, cst.Subscript):
-        return _may_share_storage(ctx, method, node.value, depth + 1, seen)
+        return _may_share_storage(ctx, method, node.value, depth + 1, seen, strict)
     if isinstance(node, cst.Name):
         name = node.value
         if name == method.self_name:
-            return False
+            return strict
         if name in method.params or name in method.outer_names or name in method.imported:
             return True
         if name in method.bindings:
@@ -534,10 +586,11 @@ def _may_share_storage(
                 return False
             values = method.bindings[name]
             return any(
-                value is None or _may_share_storage(ctx, method, value, depth + 1, seen | {name}) for value in values
+                value is None or _may_share_storage(ctx, method, value, depth + 1, seen | {name}, strict)
+                for value in values
             )
         return name not in ctx.summary.imports and _module_assigns(ctx, name)
-    return any(_may_share_storage(ctx, method, child, depth + 1, seen) for child in node.children)
+    return any(_may_share_storage(ctx, method, child, depth + 1, seen, strict) for child in node.children)
 
 
 def _module_assigns(ctx: FileContext, name: str) -> bool:
@@ -589,14 +642,16 @@ def _deletes(cls: ClassModel, attr: str) -> bool:
     return False
 
 
-def _lazy(ctx: FileContext, roles: "_MethodRoles", attr: str, stores: List[AttrStore]) -> Optional[Report]:
+def _lazy(
+    ctx: FileContext, cls: ClassModel, roles: "_MethodRoles", attr: str, stores: List[AttrStore]
+) -> Optional[Report]:
     if attr not in roles.lazy_names:
         return None
     for store in stores:
         if roles.is_init_time(store.method.name):
             continue
         per_call = roles.is_per_call(store.method.name)
-        if per_call and not _in_lazy_block(store.frames, store.method.self_name, roles.lazy_names):
+        if per_call and not _in_lazy_block(store.frames, store.method.self_name, roles.guard_names):
             continue
         info = tensor_info(store.value, Scope(ctx, store.method))
         if info is not None and info.from_argument:
@@ -605,8 +660,65 @@ def _lazy(ctx: FileContext, roles: "_MethodRoles", attr: str, stores: List[AttrS
                 f'tensor assigned to plain attribute "{attr}" after __init__ set it to None: it is not in '
                 "state_dict(), so the round trip silently leaves it None in the loaded model, and "
                 ".to()/.double() do not convert it; keep it in a buffer or in get_extra_state()",
+                fix=_lazy_fix(ctx, cls, roles, attr, stores),
             )
     return None
+
+
+def _lazy_fix(
+    ctx: FileContext, cls: ClassModel, roles: "_MethodRoles", attr: str, stores: List[AttrStore]
+) -> Optional[Fix]:
+    """`self.p = None` -> `self.register_buffer("p", None)`, and a pre-hook that materialises it.
+
+    The tensor stored later then updates the buffer. The hook gives "p" an empty tensor shaped
+    like the checkpoint's when the checkpoint has it and the buffer is still None (so a fresh
+    instance loads a calibrated checkpoint), and supplies the current tensor when the checkpoint
+    lacks it and the buffer is set (checkpoints saved before calibration or before the fix), which
+    is what loading such a checkpoint did before: safe.
+    """
+    none_stores = [s for s in stores if s.value is not None and is_none(s.value)]
+    if len(none_stores) != 1:
+        return None  # set to None again later: the buffer would drop out of state_dict()
+    store = none_stores[0]
+    method = store.method
+    small = store.statement
+    if method.name != "__init__" or store.frames or not isinstance(small, cst.Assign) or len(small.targets) != 1:
+        return None
+    if small.targets[0].target is not store.node:
+        return None
+    line = top_level_line(method, small)
+    super_init = super_init_statement(method)
+    if line is None or super_init is None or statement_index(method, super_init) > statement_index(method, line):
+        return None  # register_buffer before Module.__init__ raises
+    for other in stores:
+        if other is store:
+            continue
+        if roles.is_init_time(other.method.name) or tensor_info(other.value, Scope(ctx, other.method)) is None:
+            return None  # a buffer takes only tensors
+        if other.value is None or _may_share_storage(ctx, other.method, other.value, 0, set(), True):
+            return None  # load_state_dict copies into the buffer in place: it would write into that tensor
+    if attr in cls.methods or _class_level_names(cls, attr) or _deletes(cls, attr):
+        return None
+    builder = FixBuilder(ctx)
+    empty_like, import_edit = builder.name_for("torch.empty_like")
+    key = f'prefix + "{attr}"'
+    lines = (
+        f"if {key} in state_dict and module.{attr} is None:",
+        f"\tmodule.{attr} = {empty_like}(state_dict[{key}])",
+        f"if {key} not in state_dict and module.{attr} is not None:",
+        f"\tstate_dict[{key}] = module.{attr}",
+    )
+    edits = hook_edits(ctx, cls, lines, super_init)
+    if edits is None:
+        return None
+    register = builder.replace(small, f'{method.self_name}.register_buffer("{attr}", None)')
+    if import_edit is not None:
+        edits = (import_edit, *edits)
+    return Fix(
+        Applicability.SAFE,
+        f'register "{attr}" as a buffer set to None, with a load_state_dict pre-hook that materialises it',
+        (register, *edits),
+    )
 
 
 def _none_in_init(init_time: FrozenSet[str], stores_by_attr: Dict[str, List[AttrStore]]) -> FrozenSet[str]:
@@ -616,6 +728,16 @@ def _none_in_init(init_time: FrozenSet[str], stores_by_attr: Dict[str, List[Attr
         init_stores = [s for s in stores if s.method.name in init_time]
         if any(s.method.name == "__init__" for s in init_stores) and all(is_none(s.value) for s in init_stores):
             names.add(attr)
+    return frozenset(names)
+
+
+def _none_buffers_in_init(cls: ClassModel) -> FrozenSet[str]:
+    """Buffers `__init__` registers as None: `self.register_buffer("q", None)`."""
+    names = set()
+    for call in cls.calls_named("register_buffer"):
+        name = string_value(call_arg(call.call, 0, "name"))
+        if call.method.name == "__init__" and name is not None and is_none(call_arg(call.call, 1, "tensor")):
+            names.add(name)
     return frozenset(names)
 
 
@@ -702,6 +824,8 @@ class _MethodRoles:
                     changed = True
         self.init_time = frozenset(init_time)
         self.lazy_names = _none_in_init(self.init_time, stores_by_attr)
+        # `if self.q is None:` runs once also for a buffer registered as None (as the fix leaves it)
+        self.guard_names = self.lazy_names | _none_buffers_in_init(cls)
         # per-call: the seeds and what they call; a call inside `if self.<lazy> is None:` runs once
         per_call = set(seeds)
         lazy_init: Set[str] = set()
@@ -711,7 +835,7 @@ class _MethodRoles:
             for name, incoming in calls.items():
                 for call in incoming:
                     caller = call.caller
-                    guarded = call.frames is not None and _in_lazy_block(call.frames, call.self_name, self.lazy_names)
+                    guarded = call.frames is not None and _in_lazy_block(call.frames, call.self_name, self.guard_names)
                     if caller in per_call and not guarded:
                         if name not in per_call:
                             per_call.add(name)

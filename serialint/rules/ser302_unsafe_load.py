@@ -269,7 +269,11 @@ def _weights_only_fix(builder: FixBuilder, call: cst.Call) -> Optional[Fix]:
             return None  # weights_only=True refuses an explicit pickle_module: needs a person
         last = call.args[-1]
         if isinstance(last.comma, cst.Comma):
-            edit = builder.insert_after(last.comma, " weights_only=True")
+            if isinstance(last.comma.whitespace_after, cst.ParenthesizedWhitespace):
+                # one argument per line with a trailing comma: add a line in the same layout
+                edit = builder.insert_after(last.comma, f"\n{builder.indentation_of(last)}weights_only=True,")
+            else:
+                edit = builder.insert_after(last.comma, " weights_only=True")
         else:
             edit = builder.insert_after(last, ", weights_only=True")
     return Fix(Applicability.UNSAFE, "load with weights_only=True", (edit,))

@@ -193,3 +193,97 @@ def test_checkpoint_of_the_unfixed_class_loads_into_the_fixed_class(tmp_path):
     parent = torch.nn.Sequential(fixed.Preprocess())
     parent.load_state_dict(torch.nn.Sequential(unfixed.Preprocess()).state_dict())
     assert parent[0].mean.shape == (1, 3, 1, 1)
+
+
+# -- the fix, lazy form --------------------------------------------------------------------------
+def test_lazy_fix_turns_the_golden_input_into_the_golden_output():
+    outcome = fix_text(_read("fixes/ser102/calibration.in.py"))
+    assert outcome.fixed == _read("fixes/ser102/calibration.out.py")
+    assert outcome.applied == {"SER102": 2}
+    # annotated `= None`, a view of the caller's tensor, reset to None: no fix
+    assert positions(outcome.remaining) == [(49, 9, "SER102"), (50, 9, "SER102"), (61, 9, "SER102")]
+    assert [f.fix for f in outcome.remaining] == [None, None, None]
+    assert fix_text(outcome.fixed).applied == {}
+
+
+def _observers(tmp_path):
+    unfixed = load_corpus("fixes/ser102/calibration.in.py")
+    fixed = load_source(_read("fixes/ser102/calibration.out.py"), tmp_path)
+    return unfixed, fixed
+
+
+BATCH = torch.tensor([[[[1.0]], [[-2.0]]], [[[3.0]], [[5.0]]]])  # N=2, C=2, 1x1
+
+
+def test_lazy_fix_round_trips_the_calibration_and_converts_it(tmp_path):
+    unfixed, fixed = _observers(tmp_path)
+    # before the fix the calibration is lost silently
+    plain = unfixed.ActivationObserver(2)
+    plain.observe(BATCH)
+    empty = unfixed.ActivationObserver(2)
+    empty.load_state_dict(plain.state_dict())
+    assert empty.lo is None
+    # after it, the range is saved and a fresh instance gets it back
+    model = fixed.ActivationObserver(2)
+    model.observe(BATCH)
+    state = model.state_dict()
+    assert list(state) == ["lo", "hi"]
+    fresh = fixed.ActivationObserver(2)
+    result = fresh.load_state_dict(state)
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    assert torch.equal(fresh.lo, torch.tensor([1.0, -2.0])) and torch.equal(fresh.hi, torch.tensor([3.0, 5.0]))
+    x = torch.full((1, 2, 1, 1), 10.0)
+    assert torch.equal(fresh(x), model(x))
+    assert fresh.double().lo.dtype == torch.float64 and fresh.hi.dtype == torch.float64
+
+
+def test_lazy_fix_loads_checkpoints_saved_before_calibration_and_before_the_fix(tmp_path):
+    unfixed, fixed = _observers(tmp_path)
+    uncalibrated = fixed.ActivationObserver(2).state_dict()
+    assert list(uncalibrated) == []  # a buffer set to None is not saved
+    old = unfixed.ActivationObserver(2)
+    old.observe(BATCH)
+    for checkpoint in (uncalibrated, old.state_dict()):
+        fresh = fixed.ActivationObserver(2)
+        fresh.load_state_dict(checkpoint)  # strict
+        assert fresh.lo is None and fresh.hi is None
+        calibrated = fixed.ActivationObserver(2)
+        calibrated.observe(BATCH)
+        result = calibrated.load_state_dict(checkpoint)  # strict: the hook supplies the current values
+        assert result.missing_keys == [] and result.unexpected_keys == []
+        assert torch.equal(calibrated.lo, torch.tensor([1.0, -2.0])) and torch.equal(calibrated.hi, torch.tensor([3.0, 5.0]))
+    # inside a parent, under a prefix
+    parent = torch.nn.Sequential(fixed.ActivationObserver(2))
+    parent[0].observe(BATCH)
+    restored = torch.nn.Sequential(fixed.ActivationObserver(2))
+    restored.load_state_dict(parent.state_dict())
+    assert list(parent.state_dict()) == ["0.lo", "0.hi"] and torch.equal(restored[0].hi, torch.tensor([3.0, 5.0]))
+
+
+def test_without_the_supplying_lines_a_calibrated_instance_rejects_an_older_checkpoint(tmp_path):
+    fixed = load_source(_read("fixes/ser102/calibration.out.py"), tmp_path)
+    model = fixed.ActivationObserver(2)
+    model.observe(BATCH)
+    model._load_state_dict_pre_hooks.clear()
+    with pytest.raises(RuntimeError, match=r'Missing key\(s\) in state_dict: "lo", "hi"'):
+        model.load_state_dict({})
+
+
+def test_lazy_fix_on_the_corpus_case_round_trips_and_pickles(tmp_path):
+    import io
+
+    outcome = fix_text(_read("tensors/lazy_calibration.py"))
+    assert outcome.applied == {"SER102": 2}
+    assert positions(outcome.remaining) == [(17, 9, "SER102")]  # `self.scale: Optional[Tensor] = None`
+    fixed = load_source(outcome.fixed, tmp_path)
+    model = fixed.FirstBatchStandardizer()
+    model(torch.tensor([[1.0, 2.0], [3.0, 6.0]]))
+    fresh = fixed.FirstBatchStandardizer()
+    fresh.load_state_dict(model.state_dict())
+    batch = torch.tensor([[0.0, 1.0]])
+    assert torch.equal(fresh.mean, torch.tensor([2.0, 4.0])) and torch.equal(fresh(batch), model(batch))
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    restored = torch.load(buffer, weights_only=False)
+    assert torch.equal(restored.std, model.std)
