@@ -513,7 +513,7 @@ def _register_fix(
             return None  # a buffer takes only tensors (and None, which drops it from state_dict)
     if attr in cls.methods or _class_level_names(cls, attr) or _deletes(cls, attr):
         return None
-    if _may_share_storage(ctx, method, small.value, 0, set()):
+    if _may_share_storage(ctx, method, small.value, 0, set(), True):
         return None
     value = small.value
     edits = hook_edits(ctx, cls, (f'state_dict.setdefault(prefix + "{attr}", module.{attr})',), super_init)

@@ -251,7 +251,8 @@ def test_lazy_fix_loads_checkpoints_saved_before_calibration_and_before_the_fix(
         calibrated.observe(BATCH)
         result = calibrated.load_state_dict(checkpoint)  # strict: the hook supplies the current values
         assert result.missing_keys == [] and result.unexpected_keys == []
-        assert torch.equal(calibrated.lo, torch.tensor([1.0, -2.0])) and torch.equal(calibrated.hi, torch.tensor([3.0, 5.0]))
+        assert torch.equal(calibrated.lo, torch.tensor([1.0, -2.0]))
+        assert torch.equal(calibrated.hi, torch.tensor([3.0, 5.0]))
     # inside a parent, under a prefix
     parent = torch.nn.Sequential(fixed.ActivationObserver(2))
     parent[0].observe(BATCH)
