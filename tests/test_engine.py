@@ -168,3 +168,24 @@ def test_a_crashing_rule_is_an_error_naming_file_and_rule_and_other_rules_still_
         ("m.py", "internal error in SER201: ValueError: boom")
     ]
     assert [f.code for f in run.findings] == ["SER101"]
+
+
+def test_linting_never_imports_torch_nor_the_linted_code(tmp_path):
+    """Run the whole corpus through the command in a fresh interpreter and look at what got imported."""
+    import subprocess
+    import sys
+
+    from support import CORPUS, ROOT
+
+    marker = tmp_path / "ran.txt"
+    (tmp_path / "trap.py").write_text(f"open({str(marker)!r}, 'w').write('executed')\nimport torch\n")
+    probe = (
+        "import sys\n"
+        "from serialint.cli import main\n"
+        f"sys.argv = ['serialint', 'check', '-q', {CORPUS!r}, {str(tmp_path)!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.') or m == 'trap'))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    assert result.stdout.splitlines()[-1] == "[]"
+    assert not marker.exists()
