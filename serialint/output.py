@@ -174,6 +174,8 @@ def render_sarif(findings: Sequence[Finding], errors: Sequence[LintError], rules
         }
         if finding.code in rule_index:
             result["ruleIndex"] = rule_index[finding.code]
+        if finding.fix is not None and finding.fix.edits:
+            result["fixes"] = [_sarif_fix(finding)]
         results.append(result)
     notifications = []
     for error in errors:
@@ -201,6 +203,32 @@ def render_sarif(findings: Sequence[Finding], errors: Sequence[LintError], rules
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [run],
+    }
+
+
+def _sarif_fix(finding: Finding) -> dict:
+    """A SARIF fix: each edit replaces a region (an empty region is an insertion point)."""
+    fix = finding.fix
+    assert fix is not None
+    return {
+        "description": {"text": f"{fix.description} ({fix.applicability.value})"},
+        "artifactChanges": [
+            {
+                "artifactLocation": _artifact(finding.path),
+                "replacements": [
+                    {
+                        "deletedRegion": {
+                            "startLine": edit.line,
+                            "startColumn": edit.column + 1,
+                            "endLine": edit.end_line,
+                            "endColumn": edit.end_column + 1,
+                        },
+                        "insertedContent": {"text": edit.content},
+                    }
+                    for edit in fix.edits
+                ],
+            }
+        ],
     }
 
 

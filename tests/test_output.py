@@ -329,3 +329,33 @@ def test_every_format_renders_and_unknown_raises() -> None:
         assert isinstance(render(fmt, [finding()], [], RULES, {}), str)
     with pytest.raises(ValueError, match="unknown output format 'xml'"):
         render("xml", [], [], RULES)
+
+
+def test_sarif_results_carry_their_fixes_including_display_only_ones() -> None:
+    replace = Edit(3, 4, 3, 9, "x")
+    insert = Edit(5, 0, 5, 0, "import functools\n")
+    for applicability in (Applicability.SAFE, Applicability.UNSAFE, Applicability.DISPLAY_ONLY):
+        fix = Fix(applicability, "use a tensor", (replace, insert))
+        log = render_sarif([finding(fix=fix)], [], RULES)
+        validate_sarif(log)
+        assert log["runs"][0]["results"][0]["fixes"] == [
+            {
+                "description": {"text": f"use a tensor ({applicability.value})"},
+                "artifactChanges": [
+                    {
+                        "artifactLocation": {"uri": "pkg/model.py", "uriBaseId": "%SRCROOT%"},
+                        "replacements": [
+                            {
+                                "deletedRegion": {"startLine": 3, "startColumn": 5, "endLine": 3, "endColumn": 10},
+                                "insertedContent": {"text": "x"},
+                            },
+                            {
+                                "deletedRegion": {"startLine": 5, "startColumn": 1, "endLine": 5, "endColumn": 1},
+                                "insertedContent": {"text": "import functools\n"},
+                            },
+                        ],
+                    }
+                ],
+            }
+        ]
+    assert "fixes" not in render_sarif([finding()], [], RULES)["runs"][0]["results"][0]
