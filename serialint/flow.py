@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Dict, FrozenSet, Iterator, List, Optional, Seq
 
 import libcst as cst
 
-from serialint.model import Frame, call_arg, dotted_name, string_value
+from serialint.model import Frame, call_arg, dotted_name, param_names, string_value
 
 if TYPE_CHECKING:
     from serialint.model import FileContext
@@ -720,7 +720,7 @@ class _Recorder(cst.CSTVisitor):
         if node.returns is not None:
             node.returns.visit(self)
         self.bind(node.name.value, BindingKind.DEF, node, self.point())
-        params = _param_names(node.params)
+        params = param_names(node.params)
         self_name = None
         if self.scope.kind is ScopeKind.CLASS and params:
             decorators = {dotted_name(d.decorator) for d in node.decorators}
@@ -738,7 +738,7 @@ class _Recorder(cst.CSTVisitor):
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         _visit_param_defaults(self, node.params)
         outer_frames = self.frames
-        self.push(ScopeKind.LAMBDA, node, f"{self.scope.name}.<lambda>", frozenset(_param_names(node.params)))
+        self.push(ScopeKind.LAMBDA, node, f"{self.scope.name}.<lambda>", frozenset(param_names(node.params)))
         self.frames = ()
         node.body.visit(self)
         self.scope = self.scope.parent  # type: ignore[assignment]
@@ -999,14 +999,6 @@ def _pattern_names(pattern: cst.MatchPattern) -> List[str]:
                 names.append(node.rest.value)
 
     pattern.visit(_Collect())
-    return names
-
-
-def _param_names(params: cst.Parameters) -> List[str]:
-    names = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
-    for star in (params.star_arg, params.star_kwarg):
-        if isinstance(star, cst.Param):
-            names.append(star.name.value)
     return names
 
 

@@ -36,7 +36,7 @@ import libcst as cst
 
 from serialint.findings import Applicability, Edit, Fix
 from serialint.fixes import FixBuilder
-from serialint.model import AttrStore, ClassModel, FileContext, MethodModel, dotted_name
+from serialint.model import AttrStore, ClassModel, FileContext, MethodModel, dotted_name, param_names
 
 # Deeper chains of names, partials and factories are not followed: the answer becomes "unknown".
 _MAX_DEPTH = 12
@@ -353,14 +353,6 @@ class _FactoryBodyVisitor(cst.CSTVisitor):
         self.is_generator = True
 
 
-def _param_names(params: cst.Parameters) -> List[str]:
-    names = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
-    for star in (params.star_arg, params.star_kwarg):
-        if isinstance(star, cst.Param):
-            names.append(star.name.value)
-    return names
-
-
 def _body_statements(node: cst.FunctionDef) -> Sequence[cst.CSTNode]:
     return node.body.body
 
@@ -441,7 +433,7 @@ class FunctionAnalysis:
                 _body_statements(node),
                 qualname or parent.local_qualname(node.name.value),
                 parent,
-                params=_param_names(node.params),
+                params=param_names(node.params),
             )
             self._scopes[key] = scope
         return scope
@@ -924,7 +916,7 @@ def hoist(
         if not _plain_params(node.params):
             return None
         node.body.visit(reads)
-        own = set(_param_names(node.params))
+        own = set(param_names(node.params))
         # a walrus in a lambda binds in the lambda
         own |= {n.value for n in _walrus_targets(node.body)}
         created_at = node
@@ -940,7 +932,7 @@ def hoist(
             # something not yet defined
             return None
         node.body.visit(reads)
-        own = set(_param_names(node.params)) | set(Scope(_body_statements(node), "", None)._collected().values)
+        own = set(param_names(node.params)) | set(Scope(_body_statements(node), "", None)._collected().values)
         created_at = node
     if reads.blocked is not None:
         return None

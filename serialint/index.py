@@ -206,7 +206,7 @@ def module_name_in_memory(path: str, all_paths: Iterable[str]) -> Tuple[str, boo
     return ".".join(names), is_package
 
 
-def _dotted(node: ast.expr) -> Optional[str]:
+def dotted_ast_name(node: ast.expr) -> Optional[str]:
     parts: List[str] = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
@@ -215,7 +215,7 @@ def _dotted(node: ast.expr) -> Optional[str]:
         parts.append(node.id)
         return ".".join(reversed(parts))
     if isinstance(node, ast.Subscript) and not parts:  # Generic[T], LightningModule[...] style bases
-        return _dotted(node.value)
+        return dotted_ast_name(node.value)
     return None
 
 
@@ -275,7 +275,7 @@ def _base_heads(stmt: ast.ClassDef) -> Set[str]:
     """First names of the dotted bases of a class and of the classes nested in its body."""
     heads: Set[str] = set()
     for base in stmt.bases:
-        dotted = _dotted(base)
+        dotted = dotted_ast_name(base)
         if dotted is not None:
             heads.add(dotted.split(".", 1)[0])
     for inner in stmt.body:
@@ -353,7 +353,7 @@ class _Summarizer:
         if isinstance(value, ast.Constant):
             # `pl = None` in an `except ImportError:` cannot be a base class: the import stands
             return
-        dotted = _dotted(value) if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript)) else None
+        dotted = dotted_ast_name(value) if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript)) else None
         if dotted == name:
             return  # `Module = Module` rebinds nothing
         self.bindings[name] = Binding(ALIAS, dotted) if dotted else Binding(OPAQUE)
@@ -486,7 +486,7 @@ def summarize(
                 bases: List[str] = []
                 refs: List[str] = []
                 for base in stmt.bases:
-                    dotted = _dotted(base)
+                    dotted = dotted_ast_name(base)
                     if dotted is not None:
                         ref, qualified = base_ref(dotted, prefix, siblings, outermost)
                         refs.append(ref)

@@ -398,7 +398,8 @@ def _match_captures(pattern: cst.MatchPattern) -> List[str]:
     return binders.names
 
 
-def _param_names(params: cst.Parameters) -> Tuple[str, ...]:
+def param_names(params: cst.Parameters) -> Tuple[str, ...]:
+    """Every parameter name of a function or lambda, `*args` and `**kwargs` included."""
     names = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
     for star in (params.star_arg, params.star_kwarg):
         if isinstance(star, cst.Param):
@@ -423,7 +424,7 @@ def build_class_model(node: cst.ClassDef, name: str, qualname: str, walrus: bool
     for stmt in _class_body_statements(node):
         if not isinstance(stmt, cst.FunctionDef):
             continue
-        params = _param_names(stmt.params)
+        params = param_names(stmt.params)
         decorators = _decorator_names(stmt)
         is_static = "staticmethod" in decorators
         is_classmethod = "classmethod" in decorators

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from typing import Dict, Iterator, List, Optional, Set, Tuple
 
-from serialint.index import FileSummary, _dotted
+from serialint.index import FileSummary, dotted_ast_name
 
 PICKLING_CALLS = frozenset(
     {
@@ -98,7 +98,7 @@ def pickled_class_refs(tree: ast.Module, summary: FileSummary, text: Optional[st
 
         def instance_class(expr: ast.expr, depth: int = 0) -> Optional[str]:
             if isinstance(expr, ast.Call):
-                dotted = _dotted(expr.func)
+                dotted = dotted_ast_name(expr.func)
                 return summary.qualify_dotted(dotted) if dotted else None
             if isinstance(expr, ast.Name) and depth < 3:
                 values = bindings.get(expr.id)
@@ -119,7 +119,7 @@ def pickled_class_refs(tree: ast.Module, summary: FileSummary, text: Optional[st
         for node in nodes:
             if not isinstance(node, ast.Call):
                 continue
-            dotted = _dotted(node.func)
+            dotted = dotted_ast_name(node.func)
             qualified = summary.qualify_dotted(dotted) if dotted else None
             if qualified in PICKLING_CALLS:
                 payload = node.args[0] if node.args else _keyword(node, "obj")

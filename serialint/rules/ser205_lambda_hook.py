@@ -6,7 +6,7 @@ from typing import Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tup
 import libcst as cst
 
 from serialint.functions import FunctionAnalysis, Scope, function_analysis
-from serialint.model import ClassModel, FileContext, call_arg, dotted_name
+from serialint.model import ClassModel, FileContext, call_arg, dotted_name, param_names
 from serialint.rule import Bad, Expected, Good, Report, Rule
 
 # Module methods that store the callable they are given on the module (in a hooks dict that
@@ -128,14 +128,6 @@ class _Scope:
         return None, None
 
 
-def _param_names(params: cst.Parameters) -> List[str]:
-    names = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
-    for star in (params.star_arg, params.star_kwarg):
-        if isinstance(star, cst.Param):
-            names.append(star.name.value)
-    return names
-
-
 def _decorators(node: Union[cst.FunctionDef, cst.ClassDef]) -> List[str]:
     names = []
     for decorator in node.decorators:
@@ -173,7 +165,7 @@ class _ScopeBuilder(cst.CSTVisitor):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         self.scope.bind(node.name.value, None)
         functions = self.analysis.function_scope(node, self.scope.functions)
-        self._child(_Scope(node, self.scope, functions, params=set(_param_names(node.params))))
+        self._child(_Scope(node, self.scope, functions, params=set(param_names(node.params))))
         return False
 
     def visit_ClassDef(self, node: cst.ClassDef) -> bool:
@@ -193,7 +185,7 @@ class _ScopeBuilder(cst.CSTVisitor):
             )
         for stmt in _class_body(node):
             if isinstance(stmt, cst.FunctionDef):
-                params = _param_names(stmt.params)
+                params = param_names(stmt.params)
                 decorators = _decorators(stmt)
                 is_instance_method = bool(params) and not {"staticmethod", "classmethod"} & set(decorators)
                 method = cls.methods.get(stmt.name.value) if cls is not None else None
