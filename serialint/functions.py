@@ -36,7 +36,7 @@ import libcst as cst
 
 from serialint.findings import Applicability, Edit, Fix
 from serialint.fixes import FixBuilder
-from serialint.model import AttrStore, ClassModel, FileContext, MethodModel, dotted_name, param_names
+from serialint.model import AttrStore, ClassModel, FileContext, MethodModel, decorator_names, dotted_name, param_names
 
 # Deeper chains of names, partials and factories are not followed: the answer becomes "unknown".
 _MAX_DEPTH = 12
@@ -378,14 +378,6 @@ def _always_returns(body: Sequence[cst.CSTNode]) -> bool:
     return False
 
 
-def _decorator_names(node: cst.FunctionDef) -> List[Optional[str]]:
-    names: List[Optional[str]] = []
-    for decorator in node.decorators:
-        expr = decorator.decorator
-        names.append(dotted_name(expr.func if isinstance(expr, cst.Call) else expr))
-    return names
-
-
 # -- the analysis ----------------------------------------------------------------------------
 
 
@@ -562,7 +554,7 @@ class FunctionAnalysis:
             method = scope.owner.methods.get(func.attr.value)
             if method is None:
                 return None
-            if any(name not in ("staticmethod", "classmethod") for name in _decorator_names(method.node)):
+            if any(name not in ("staticmethod", "classmethod") for name in decorator_names(method.node)):
                 return None
             display = f"{func.value.value}.{func.attr.value}"
             return method.node, self.module_scope, display, f"{scope.owner.name}.{method.name}"

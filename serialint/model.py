@@ -398,6 +398,15 @@ def _match_captures(pattern: cst.MatchPattern) -> List[str]:
     return binders.names
 
 
+def decorator_names(node: Union[cst.FunctionDef, cst.ClassDef]) -> List[Optional[str]]:
+    """The dotted name of each decorator (`@x.y(...)` gives `x.y`); None where it has none."""
+    names: List[Optional[str]] = []
+    for decorator in node.decorators:
+        expr = decorator.decorator
+        names.append(dotted_name(expr.func if isinstance(expr, cst.Call) else expr))
+    return names
+
+
 def param_names(params: cst.Parameters) -> Tuple[str, ...]:
     """Every parameter name of a function or lambda, `*args` and `**kwargs` included."""
     names = [p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)]
@@ -407,25 +416,13 @@ def param_names(params: cst.Parameters) -> Tuple[str, ...]:
     return tuple(names)
 
 
-def _decorator_names(node: cst.FunctionDef) -> List[str]:
-    names = []
-    for decorator in node.decorators:
-        expr = decorator.decorator
-        if isinstance(expr, cst.Call):
-            expr = expr.func
-        name = dotted_name(expr)
-        if name:
-            names.append(name)
-    return names
-
-
 def build_class_model(node: cst.ClassDef, name: str, qualname: str, walrus: bool = True) -> ClassModel:
     cls = ClassModel(node, name, qualname)
     for stmt in _class_body_statements(node):
         if not isinstance(stmt, cst.FunctionDef):
             continue
         params = param_names(stmt.params)
-        decorators = _decorator_names(stmt)
+        decorators = decorator_names(stmt)
         is_static = "staticmethod" in decorators
         is_classmethod = "classmethod" in decorators
         self_name = None if (is_static or is_classmethod or not params) else params[0]

@@ -6,7 +6,7 @@ from typing import Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tup
 import libcst as cst
 
 from serialint.functions import FunctionAnalysis, Scope, function_analysis
-from serialint.model import ClassModel, FileContext, call_arg, dotted_name, param_names
+from serialint.model import ClassModel, FileContext, call_arg, decorator_names, dotted_name, param_names
 from serialint.rule import Bad, Expected, Good, Report, Rule
 
 # Module methods that store the callable they are given on the module (in a hooks dict that
@@ -128,16 +128,6 @@ class _Scope:
         return None, None
 
 
-def _decorators(node: Union[cst.FunctionDef, cst.ClassDef]) -> List[str]:
-    names = []
-    for decorator in node.decorators:
-        expr = decorator.decorator
-        if isinstance(expr, cst.Call):
-            expr = expr.func
-        names.append(dotted_name(expr) or "")
-    return names
-
-
 class _ScopeBuilder(cst.CSTVisitor):
     """Fills one scope; nested functions become child scopes, lambdas and classes are not entered
     (a class's methods become child scopes of the scope holding the class)."""
@@ -186,7 +176,7 @@ class _ScopeBuilder(cst.CSTVisitor):
         for stmt in _class_body(node):
             if isinstance(stmt, cst.FunctionDef):
                 params = param_names(stmt.params)
-                decorators = _decorators(stmt)
+                decorators = decorator_names(stmt)
                 is_instance_method = bool(params) and not {"staticmethod", "classmethod"} & set(decorators)
                 method = cls.methods.get(stmt.name.value) if cls is not None else None
                 if cls is not None and method is not None and method.node is stmt:
