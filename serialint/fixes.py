@@ -176,10 +176,6 @@ class FixBuilder:
         line, column, end_line, end_column = self.range_of(node)
         return Edit(line, column, end_line, end_column, content)
 
-    def insert_before(self, node: "cst.CSTNode", content: str) -> Edit:
-        line, column, _, _ = self.range_of(node)
-        return Edit(line, column, line, column, content)
-
     def insert_after(self, node: "cst.CSTNode", content: str) -> Edit:
         _, _, end_line, end_column = self.range_of(node)
         return Edit(end_line, end_column, end_line, end_column, content)
