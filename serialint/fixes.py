@@ -190,6 +190,21 @@ class FixBuilder:
             end += 1
         return text[start:end]
 
+    def above_class(self, node: "cst.ClassDef") -> Tuple[int, str]:
+        """Where module-level code goes above a class: above its decorators and the comment block
+        right over them. Returns that line and the character it begins with (a fix that puts code
+        there replaces that character, so two such fixes on one class conflict and compose over
+        two passes)."""
+        first: "cst.CSTNode" = node.decorators[0] if node.decorators else node
+        line, _, _, _ = self.range_of(first)
+        character = "@" if node.decorators else "c"
+        for empty in reversed(node.leading_lines):
+            if empty.comment is None:
+                break
+            line -= 1
+            character = (empty.whitespace.value + empty.comment.value)[0]
+        return line, character
+
     def code(self, node: "cst.CSTNode") -> str:
         return self.ctx.module.code_for_node(node)
 

@@ -1039,21 +1039,6 @@ def _captured(
     return captured
 
 
-def class_insertion_point(ctx: FileContext, cls: ClassModel) -> Tuple[int, str]:
-    """Where module-level defs go above a class (above its decorators and its comments).
-
-    Returns the line and the character that begins it.
-    """
-    decorators = cls.node.decorators
-    line = ctx.positions[decorators[0] if decorators else cls.node].start.line
-    first = "@" if decorators else "c"
-    for empty in reversed(cls.node.leading_lines):
-        if empty.comment is None:
-            break
-        line -= 1
-        first = (empty.whitespace.value + empty.comment.value)[0]
-    return line, first
-
 
 def hoist_fix(
     analysis: "FunctionAnalysis",
@@ -1079,7 +1064,7 @@ def hoist_fix(
     if not hoists:
         return None
     ctx = analysis.ctx
-    line, first = class_insertion_point(ctx, cls)
+    line, first = FixBuilder(ctx).above_class(cls.node)
     defs = "".join(f"{h.def_text}\n\n" for h in hoists)
     # The defs replace the first character of the line (and write it back) rather than insert:
     # two fixes on one class then overlap, so the second waits for the next pass and its def
@@ -1104,7 +1089,6 @@ __all__ = [
     "PickledStore",
     "pickled_classes",
     "Scope",
-    "class_insertion_point",
     "function_analysis",
     "hoist",
     "hoist_fix",

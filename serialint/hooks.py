@@ -19,7 +19,7 @@ from typing import List, Optional, Sequence, Tuple
 import libcst as cst
 
 from serialint.findings import Edit
-from serialint.fixes import FixBuilder, line_starts
+from serialint.fixes import FixBuilder
 from serialint.model import ClassModel, FileContext, MethodModel
 
 HOOK_PREFIX = "_serialint_load_compat_"
@@ -160,24 +160,13 @@ def statement_index(method: MethodModel, stmt: cst.CSTNode) -> int:
     return next(i for i, s in enumerate(body.body) if s is stmt)
 
 
-def _line_text(ctx: FileContext, line: int) -> str:
-    text = ctx.text if ctx.text is not None else ctx.module.code
-    starts = line_starts(text)
-    end = starts[line] if line < len(starts) else len(text)
-    return text[starts[line - 1] : end]
-
-
-def _line_indent(ctx: FileContext, node: cst.CSTNode) -> str:
-    """The whitespace the node's first line starts with, as written (tabs stay tabs)."""
-    line, column, _, _ = FixBuilder(ctx).range_of(node)
-    return _line_text(ctx, line)[:column]
 
 
 def _indent_unit(ctx: FileContext, cls: ClassModel) -> str:
     """One level of indentation as the class body writes it."""
     body = cls.node.body
     if isinstance(body, cst.IndentedBlock) and body.body:
-        return _line_indent(ctx, body.body[0])
+        return FixBuilder(ctx).indentation_of(body.body[0])
     return ctx.module.default_indent
 
 
@@ -212,7 +201,7 @@ def hook_edits(
             return None
         if any(isinstance(stmt, cst.FunctionDef) and stmt.name.value == name for stmt in _after(ctx, existing)):
             return None  # defined twice: which one runs is not ours to guess
-        unit = _line_indent(ctx, existing.body.body[0])
+        unit = builder.indentation_of(existing.body.body[0])
         _, _, end_line, _ = builder.range_of(existing)
         text = "".join(_render(line, unit) for line in lines)
         return (Edit(end_line + 1, 0, end_line + 1, 0, text),)
@@ -220,10 +209,9 @@ def hook_edits(
         return None
     unit = _indent_unit(ctx, cls)
     definition = f"def {name}(module, state_dict, prefix, *args):\n" + "".join(_render(line, unit) for line in lines)
-    top = _top_line(ctx, cls)
-    first = _line_text(ctx, top)[:1]
+    top, first = builder.above_class(cls.node)
     define = Edit(top, 0, top, 1, f"{definition}\n\n{first}")
-    indent = _line_indent(ctx, register_after)
+    indent = builder.indentation_of(register_after)
     _, _, end_line, _ = builder.range_of(register_after)
     register = Edit(end_line + 1, 0, end_line + 1, 0, f"{indent}{init.self_name}.{REGISTRATION}({name})\n")
     return (define, register)
@@ -239,16 +227,3 @@ def _render(line: str, unit: str) -> str:
     depth = len(line) - len(line.lstrip("\t"))
     return unit * (depth + 1) + line[depth:] + "\n"
 
-
-def _top_line(ctx: FileContext, cls: ClassModel) -> int:
-    """The first line of the class: its decorators, and the comment block right above them."""
-    builder = FixBuilder(ctx)
-    node = cls.node
-    first: cst.CSTNode = node.decorators[0] if node.decorators else node
-    line, _, _, _ = builder.range_of(first)
-    attached = 0
-    for empty in reversed(node.leading_lines):
-        if empty.comment is None:
-            break
-        attached += 1
-    return line - attached
