@@ -378,6 +378,33 @@ def fix_source(linter: Linter, source: SourceFile, project: Project, unsafe: boo
     return FixOutcome(source.path, original, current.text or original, dict(applied), result.findings, broken_by)
 
 
+class FixedResolver(ConfigResolver):
+    """One settings object for every path: for texts that have no place on disk."""
+
+    def __init__(self, known_codes: Sequence[str], settings: Settings) -> None:
+        super().__init__(known_codes)
+        self.settings = settings
+
+    def for_path(self, path: str) -> Settings:
+        return self.settings
+
+
+def in_memory_project(
+    text: str,
+    path: str,
+    extra_files: Optional[Dict[str, str]],
+    settings: Optional[Settings],
+    known_codes: Sequence[str],
+) -> Tuple[SourceFile, List[SourceFile], ConfigResolver]:
+    """A text and its fellow project files (relative path -> text), with module names from their paths."""
+    paths = [path, *(extra_files or {})]
+    source = SourceFile(path, text=text, module_name=module_name_in_memory(path, paths))
+    extras = [
+        SourceFile(p, text=t, module_name=module_name_in_memory(p, paths)) for p, t in (extra_files or {}).items()
+    ]
+    return source, extras, FixedResolver(known_codes, settings or Settings(root=os.getcwd()))
+
+
 def lint_source(
     text: str,
     path: str = "<stdin>.py",
@@ -386,17 +413,6 @@ def lint_source(
     linter: Optional[Linter] = None,
 ) -> RunResult:
     """Lint one text (with optional other project files given as path -> text), as tests do."""
-    fixed = settings or Settings(root=os.getcwd())
-
-    class _Fixed(ConfigResolver):
-        def for_path(self, path: str) -> Settings:  # noqa: D102 - one settings object for all
-            return fixed
-
     linter = linter or Linter()
-    resolver = _Fixed(linter.codes)
-    paths = [path, *(extra_files or {})]
-    source = SourceFile(path, text=text, module_name=module_name_in_memory(path, paths))
-    extras = [
-        SourceFile(p, text=t, module_name=module_name_in_memory(p, paths)) for p, t in (extra_files or {}).items()
-    ]
+    source, extras, resolver = in_memory_project(text, path, extra_files, settings, linter.codes)
     return lint_sources([source], resolver, linter, extras)

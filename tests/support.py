@@ -94,20 +94,10 @@ def positions(findings: List[Finding], code: Optional[str] = None) -> List[Tuple
 
 def fix_text(text: str, files: Optional[Dict[str, str]] = None, unsafe: bool = False, settings: Optional[Settings] = None):  # type: ignore[no-untyped-def]
     """Apply fixes to `text` (as example.py, beside `files`) until stable; returns the FixOutcome."""
-    from serialint.config import ConfigResolver
-    from serialint.engine import Linter, SourceFile, fix_source, prepare
-    from serialint.index import module_name_in_memory
-
-    fixed_settings = settings or Settings(root=os.getcwd())
-
-    class _Fixed(ConfigResolver):
-        def for_path(self, path: str) -> Settings:
-            return fixed_settings
+    from serialint.engine import Linter, fix_source, in_memory_project, prepare
 
     linter = Linter()
-    paths = ["example.py", *(files or {})]
-    source = SourceFile("example.py", text=text, module_name=module_name_in_memory("example.py", paths))
-    extras = [SourceFile(p, text=t, module_name=module_name_in_memory(p, paths)) for p, t in (files or {}).items()]
-    project = prepare([source], _Fixed(linter.codes), extras)
+    source, extras, resolver = in_memory_project(text, "example.py", files, settings, linter.codes)
+    project = prepare([source], resolver, extras)
     assert source.error is None, source.error
     return fix_source(linter, source, project, unsafe)
