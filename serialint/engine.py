@@ -39,6 +39,9 @@ class SourceFile:
     from_stdin: bool = False  # fixed text goes to standard output, not to a file
 
 
+# a class statement starts a logical line of its own, so this matches every one (and a few lines
+# of strings besides, which only costs a parse)
+_CLASS_STATEMENT = re.compile(r"^[ \t\f]*class\b", re.MULTILINE)
 _CODING_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=]", re.MULTILINE)
 
 
@@ -121,7 +124,8 @@ def _nul_error(path: str, text: str) -> LintError:
 class Linter:
     """Runs the enabled rules over parsed files. One instance serves a whole run."""
 
-    def __init__(self, rules: Optional[Sequence[Type[Rule]]] = None) -> None:
+    def __init__(self, rules: Optional[Sequence[Type[Rule]]] = None, prefilter: bool = True) -> None:
+        self.prefilter = prefilter  # skip rules (and the parse) a file's text rules out
         self.rule_classes = list(rules) if rules is not None else all_rules()
         self.rules = [cls() for cls in self.rule_classes]
         self.codes = [cls.code for cls in self.rule_classes]
@@ -147,7 +151,11 @@ class Linter:
         assert source.text is not None and source.summary is not None and source.settings is not None
         settings = source.settings
         enabled = self.enabled_codes(settings) - _expand(settings.ignored_for(source.path), self.codes)
-        if not enabled:
+        rules = [rule for rule in self.rules if rule.code in enabled]
+        if self.prefilter:
+            has_class = _CLASS_STATEMENT.search(source.text) is not None
+            rules = [rule for rule in rules if rule.may_report(source.text, has_class)]
+        if not rules:
             return result
         try:
             module = cst.parse_module(source.text)
@@ -162,17 +170,16 @@ class Linter:
 
         ctx = FileContext(source.path, module, source.summary, index, settings, pickled, source.text)
         reports: List[Tuple[Type[Rule], Report]] = []
-        for rule in self.rules:
-            if rule.code in enabled:
-                try:
-                    for report in rule.check(ctx):
-                        reports.append((type(rule), report))
-                except RecursionError:
-                    result.errors.append(LintError(source.path, f"{rule.code}: too deeply nested to analyse"))
-                except Exception as exc:  # a bug in one rule must not end the run or hide other findings
-                    result.errors.append(
-                        LintError(source.path, f"internal error in {rule.code}: {type(exc).__name__}: {exc}")
-                    )
+        for rule in rules:
+            try:
+                for report in rule.check(ctx):
+                    reports.append((type(rule), report))
+            except RecursionError:
+                result.errors.append(LintError(source.path, f"{rule.code}: too deeply nested to analyse"))
+            except Exception as exc:  # a bug in one rule must not end the run or hide other findings
+                result.errors.append(
+                    LintError(source.path, f"internal error in {rule.code}: {type(exc).__name__}: {exc}")
+                )
         if not reports:
             return result
 

@@ -165,6 +165,9 @@ class FileSummary:
     bindings: Dict[str, Binding] = field(default_factory=dict)
     stars: Tuple[Binding, ...] = ()  # the `from x import *` sources, IMPORT or RELATIVE
     exports: Optional[FrozenSet[str]] = None  # a literal `__all__`, if any
+    # first line of each module-level statement (decorators included), in order: positions are
+    # then resolved one top-level statement at a time instead of for the whole file
+    statement_lines: Tuple[int, ...] = ()
 
     def qualify_dotted(self, dotted: str) -> Optional[str]:
         """Resolve `nn.Module`, `Module`, `models.Base` through this file's imports."""
@@ -413,6 +416,11 @@ class _Summarizer:
         return None
 
 
+def _first_line(stmt: ast.stmt) -> int:
+    decorators = getattr(stmt, "decorator_list", None)
+    return decorators[0].lineno if decorators else stmt.lineno
+
+
 def summarize(
     path: str, tree: ast.Module, module: Optional[str] = None, is_package: Optional[bool] = None
 ) -> FileSummary:
@@ -448,7 +456,17 @@ def summarize(
     star_names = tuple(q for q in (state.qualified(b) for b in state.stars) if q is not None)
     exports = frozenset(state.exports) if state.exports is not None and state.exports_known else None
     summary = FileSummary(
-        path, module, is_package, imports, star_names, {}, top_level, dict(state.bindings), tuple(state.stars), exports
+        path,
+        module,
+        is_package,
+        imports,
+        star_names,
+        {},
+        top_level,
+        dict(state.bindings),
+        tuple(state.stars),
+        exports,
+        tuple(_first_line(stmt) for stmt in tree.body),
     )
     # `Base = nn.Module`: recorded for qualify_dotted too, in order, so an alias of an alias works
     for name, target in aliases:

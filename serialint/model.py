@@ -467,12 +467,12 @@ class FileContext:
 
     @property
     def positions(self) -> Mapping[cst.CSTNode, CodeRange]:
-        """Where every node is. Costs more than the parse, so it is computed only when asked for:
-        for files with findings, or when a rule builds a fix."""
+        """Where every node is. Resolving positions costs more than the parse, so it happens only
+        for the top-level statements holding a node asked for (a finding's, or a fix's)."""
         if self._positions is None:
-            from libcst.metadata import MetadataWrapper, PositionProvider
+            from serialint.positions import LazyPositions
 
-            self._positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+            self._positions = LazyPositions(self.module, self.summary.statement_lines)
         return self._positions
 
     # -- names -------------------------------------------------------------------------------

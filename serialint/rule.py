@@ -72,9 +72,21 @@ class Rule:
     fix_applicability: ClassVar[Optional[Applicability]] = None
     bad: ClassVar[Sequence[Bad]] = ()
     good: ClassVar[Sequence[Good]] = ()
+    # What a file must hold for the rule to be able to report in it, checked before the file is
+    # parsed: one of these strings in its text (identifiers the rule matches as written; an
+    # import that renames one still spells it), and a class statement when `needs_class` is set.
+    triggers: ClassVar[Tuple[str, ...]] = ()
+    needs_class: ClassVar[bool] = False
 
     def check(self, ctx: "FileContext") -> Iterator[Report]:
         raise NotImplementedError
+
+    @classmethod
+    def may_report(cls, text: str, has_class: bool) -> bool:
+        """False when the file certainly has nothing for this rule (see `triggers`)."""
+        if cls.needs_class and not has_class:
+            return False
+        return not cls.triggers or any(trigger in text for trigger in cls.triggers)
 
     # -- documentation ---------------------------------------------------------------------
     @classmethod

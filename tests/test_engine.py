@@ -162,10 +162,10 @@ def test_a_crashing_rule_is_an_error_naming_file_and_rule_and_other_rules_still_
         raise ValueError("boom")
         yield  # pragma: no cover
 
-    monkeypatch.setattr(rule_by_code("SER201"), "check", explode)
+    monkeypatch.setattr(rule_by_code("SER103"), "check", explode)
     run = lint_files(tmp_path, {"m.py": HAZARD})
     assert [(rel(tmp_path, e.path), e.message) for e in run.errors] == [
-        ("m.py", "internal error in SER201: ValueError: boom")
+        ("m.py", "internal error in SER103: ValueError: boom")
     ]
     assert [f.code for f in run.findings] == ["SER101"]
 

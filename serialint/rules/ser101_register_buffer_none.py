@@ -88,6 +88,8 @@ class RegisterBufferNone(Rule):
     code = "SER101"
     fix_applicability = Applicability.SAFE
     name = "register-buffer-none"
+    triggers = ("register_buffer",)
+    needs_class = True
     summary = "register the buffer with a tensor, or add a load_state_dict pre-hook that materialises it"
 
     bad = (

@@ -154,6 +154,7 @@ class UnregisteredTensorAttribute(Rule):
     code = "SER102"
     fix_applicability = Applicability.SAFE
     name = "unregistered-tensor-attribute"
+    needs_class = True
     summary = "register the tensor with self.register_buffer(name, tensor) (persistent=False for recomputable values)"
 
     bad = (

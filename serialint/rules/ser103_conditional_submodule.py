@@ -254,6 +254,7 @@ class ConditionalSubmodule(Rule):
 
     code = "SER103"
     name = "conditional-submodule"
+    needs_class = True
     summary = "build submodules, parameters and buffers in every configuration and gate their use in forward()"
 
     bad = (

@@ -156,6 +156,7 @@ class UnregisteredSubmoduleContainer(Rule):
     code = "SER104"
     fix_applicability = Applicability.UNSAFE
     name = "unregistered-submodule-container"
+    needs_class = True
     summary = "hold Modules in nn.ModuleList / nn.ModuleDict and Parameters in nn.ParameterList / nn.ParameterDict"
 
     bad = (

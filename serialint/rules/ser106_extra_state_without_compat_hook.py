@@ -96,6 +96,8 @@ class ExtraStateWithoutCompatHook(Rule):
     code = "SER106"
     fix_applicability = Applicability.SAFE
     name = "extra-state-without-compat-hook"
+    triggers = ("get_extra_state",)
+    needs_class = True
     summary = (
         "register a load_state_dict pre-hook that does "
         'state_dict.setdefault(prefix + "_extra_state", <default>) so older checkpoints still load'

@@ -90,6 +90,8 @@ class LambdaAttribute(Rule):
 
     code = "SER201"
     name = "lambda-attribute"
+    triggers = ("lambda",)
+    needs_class = True
     fix_applicability = Applicability.SAFE
     summary = "move the lambda to a module-level def; bind captured values with functools.partial"
 

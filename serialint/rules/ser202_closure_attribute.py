@@ -95,6 +95,7 @@ class ClosureAttribute(Rule):
 
     code = "SER202"
     name = "closure-attribute"
+    needs_class = True
     fix_applicability = Applicability.SAFE
     summary = "move the function to a module-level def; bind captured values with functools.partial"
 

@@ -118,6 +118,7 @@ class FunctionContainerAttribute(Rule):
 
     code = "SER203"
     name = "function-container-attribute"
+    needs_class = True
     fix_applicability = Applicability.SAFE
     summary = "put module-level defs in the container; bind captured values with functools.partial"
 

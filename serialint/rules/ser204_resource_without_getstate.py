@@ -130,6 +130,7 @@ class ResourceWithoutGetstate(Rule):
     code = "SER204"
     fix_applicability = Applicability.UNSAFE
     name = "resource-without-getstate"
+    needs_class = True
     summary = (
         "define __getstate__ (from super().__getstate__()) that drops the resource, and __setstate__ "
         "that calls super().__setstate__(state) and re-creates it"

@@ -450,6 +450,7 @@ class LambdaHook(Rule):
 
     code = "SER205"
     name = "lambda-hook"
+    triggers = ("hook",)
     summary = "register a module-level def (with functools.partial for bound values) or a bound method as the hook"
 
     bad = (

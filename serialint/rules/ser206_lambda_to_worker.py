@@ -144,6 +144,7 @@ class LambdaToWorker(Rule):
 
     code = "SER206"
     name = "lambda-to-worker"
+    triggers = ("DataLoader", "Pool", "Process", "spawn", "start_processes")
     summary = "pass a module-level def (with functools.partial for captured values) to other processes"
 
     bad = (

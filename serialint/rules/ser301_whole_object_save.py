@@ -89,6 +89,7 @@ class WholeObjectSave(Rule):
     code = "SER301"
     fix_applicability = Applicability.UNSAFE
     name = "whole-object-save"
+    triggers = ("save", "dump")
     summary = "save obj.state_dict() instead, and load it into a freshly built object"
 
     bad = (

@@ -79,6 +79,7 @@ class UnsafeLoad(Rule):
     code = "SER302"
     fix_applicability = Applicability.UNSAFE
     name = "unsafe-load"
+    triggers = ("load",)
     summary = "load with torch.load(..., weights_only=True) and keep checkpoints to state dicts"
 
     bad = (

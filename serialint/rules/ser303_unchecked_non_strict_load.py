@@ -54,6 +54,7 @@ class UncheckedNonStrictLoad(Rule):
 
     code = "SER303"
     name = "unchecked-non-strict-load"
+    triggers = ("load_state_dict",)
     summary = "inspect the returned missing_keys / unexpected_keys of a strict=False load"
 
     bad = (

@@ -81,6 +81,7 @@ class WrapperPrefixedStateDict(Rule):
     code = "SER304"
     fix_applicability = Applicability.UNSAFE
     name = "wrapper-prefixed-state-dict"
+    triggers = ("state_dict",)
     summary = "save the bare module's state_dict(): unwrap with .module / ._orig_mod first"
 
     bad = (
