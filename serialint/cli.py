@@ -14,15 +14,18 @@ from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 import click
 
 from serialint import __version__
-from serialint.output import FORMATS
-
-from serialint.findings import Finding, LintError
 
 if TYPE_CHECKING:
+    from serialint.findings import Finding, LintError
+    from serialint.cache import ResultCache
     from serialint.config import ConfigResolver
     from serialint.engine import Linter, SourceFile
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+# serialint.output.FORMATS, spelled out so that `--version` and `--help` need not import the
+# output module (a test keeps the two equal)
+FORMATS = ("concise", "full", "json", "sarif", "github")
 
 
 def _split_codes(values: Sequence[str]) -> List[str]:
@@ -66,6 +69,19 @@ def main() -> None:
 @click.option("--unsafe-fixes", is_flag=True, help="With --fix, --fix-only or --diff: apply unsafe fixes too.")
 @click.option("--diff", is_flag=True, help="Print a unified diff of what --fix would change; write nothing.")
 @click.option("--fix-only", is_flag=True, help="Apply fixes and report nothing else.")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Lint in N processes (default: the number of CPUs; 1 runs everything in this process).",
+)
+@click.option(
+    "--cache-dir",
+    metavar="PATH",
+    help="Keep the result cache here (default: .serialint_cache in the project root; env SERIALINT_CACHE_DIR).",
+)
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache.")
 def check(
     paths: Tuple[str, ...],
     select: Tuple[str, ...],
@@ -82,6 +98,9 @@ def check(
     unsafe_fixes: bool,
     diff: bool,
     fix_only: bool,
+    jobs: Optional[int],
+    cache_dir: Optional[str],
+    no_cache: bool,
 ) -> None:
     """Lint PATHS: files or directories (default: the current directory); '-' reads standard input."""
     from serialint.engine import Linter
@@ -115,6 +134,9 @@ def check(
                 unsafe_fixes=unsafe_fixes,
                 diff=diff,
                 fix_only=fix_only,
+                jobs=jobs,
+                cache_dir=cache_dir,
+                no_cache=no_cache,
             ),
         )
     except BrokenPipeError:
@@ -141,6 +163,9 @@ class CheckOptions:
     unsafe_fixes: bool = False
     diff: bool = False
     fix_only: bool = False
+    jobs: Optional[int] = None  # None: one per CPU
+    cache_dir: Optional[str] = None
+    no_cache: bool = False
 
 
 def _checked_codes(option: str, values: Sequence[str], known: Sequence[str]) -> List[str]:
@@ -160,8 +185,10 @@ def _run_check(linter: Linter, paths: Sequence[str], options: CheckOptions) -> i
     from serialint.config import ConfigResolver
     from serialint.discovery import discover
     from serialint.engine import SourceFile, lint_sources
+    from serialint.findings import LintError
     from serialint.output import render
     from serialint.output import statistics as render_statistics
+    from serialint.parallel import default_jobs
 
     resolver = ConfigResolver(
         linter.codes, options.config_path, options.select, options.ignore, options.extend_select
@@ -178,16 +205,18 @@ def _run_check(linter: Linter, paths: Sequence[str], options: CheckOptions) -> i
         errors.extend(discovery_errors)
         sources.extend(SourceFile(f) for f in files)
 
+    jobs = options.jobs or default_jobs()
+    cache = _open_cache(resolver, options) if any(not s.from_stdin for s in sources) else None
     fixed_count = 0
     if options.fix or options.diff:
-        findings, fix_errors, fixed_count, stop = _run_fixes(linter, sources, resolver, options)
+        findings, fix_errors, fixed_count, stop = _run_fixes(linter, sources, resolver, options, jobs, cache)
         errors = _unique_errors([*errors, *fix_errors])
         if stop is not None:
             for error in errors:
                 click.echo(f"serialint: error: {error.render()}", err=True)
             return EXIT_ERROR if errors else stop
     else:
-        run = lint_sources(sources, resolver, linter)
+        run = lint_sources(sources, resolver, linter, jobs=jobs, cache=cache)
         errors = _unique_errors([*errors, *run.errors])
         findings = sorted(run.findings, key=lambda f: f.sort_key())
 
@@ -196,10 +225,11 @@ def _run_check(linter: Linter, paths: Sequence[str], options: CheckOptions) -> i
     if not sources and not errors and not options.quiet:
         click.echo("serialint: warning: no Python files found", err=True)
     if options.statistics:
-        click.echo(render_statistics(findings, linter.rule_classes), nl=False)
+        click.echo(render_statistics(findings, linter.rule_metadata()), nl=False)  # type: ignore[arg-type]
     else:
         texts = {s.path: s.text for s in sources if s.text is not None} if options.output_format == "full" else None
-        click.echo(render(options.output_format, findings, errors, linter.rule_classes, texts), nl=False)
+        rules = linter.rule_metadata()
+        click.echo(render(options.output_format, findings, errors, rules, texts), nl=False)  # type: ignore[arg-type]
     if not options.quiet and (options.statistics or options.output_format in ("concise", "full")):
         if options.fix:
             click.echo(f"Fixed {fixed_count} finding{'s' if fixed_count != 1 else ''} ({len(findings)} remaining).", err=True)
@@ -212,25 +242,40 @@ def _run_check(linter: Linter, paths: Sequence[str], options: CheckOptions) -> i
     return EXIT_CLEAN
 
 
+def _open_cache(resolver: ConfigResolver, options: CheckOptions) -> Optional[ResultCache]:
+    """The result cache for this run, or None (`--no-cache`, or a directory that cannot be written)."""
+    if options.no_cache:
+        return None
+    from serialint.cache import open_project_cache
+
+    return open_project_cache(resolver, options.config_path, options.cache_dir)
+
+
 def _run_fixes(
-    linter: Linter, sources: List[SourceFile], resolver: ConfigResolver, options: CheckOptions
+    linter: Linter,
+    sources: List[SourceFile],
+    resolver: ConfigResolver,
+    options: CheckOptions,
+    jobs: int = 1,
+    cache: Optional[ResultCache] = None,
 ) -> Tuple[List[Finding], List[LintError], int, Optional[int]]:
     """Fix (or diff) every source. Returns remaining findings, errors, the number of fixes applied,
     and an exit status when nothing more is to be printed (--diff, --fix-only, fixed stdin)."""
     import difflib
 
-    from serialint.engine import fix_source, prepare
+    from serialint.engine import fix_sources
+    from serialint.findings import LintError
     from serialint.fixes import write_atomically
 
-    project = prepare(sources, resolver)
+    outcomes = fix_sources(sources, resolver, linter, options.unsafe_fixes, jobs, cache)
     errors: List[LintError] = [s.error for s in sources if s.error is not None]
     remaining: List[Finding] = []
     fixed = 0
     changed_any = False
-    for source in sources:
+    for position, source in enumerate(sources):
         if source.error is not None:
             continue
-        outcome = fix_source(linter, source, project, options.unsafe_fixes)
+        outcome = outcomes[position]
         if outcome.broken_by:
             errors.append(
                 LintError(source.path, f"the fixes for {outcome.broken_by} would leave invalid code; not applied")
@@ -271,6 +316,7 @@ def _stdin_source(resolver: ConfigResolver, options: CheckOptions, errors: List[
     """The source read from stdin, named by --stdin-filename; None when it is not to be linted."""
     from serialint.config import ConfigError
     from serialint.engine import SourceFile, decode_source
+    from serialint.findings import LintError
 
     display = options.stdin_filename or "-"
     stream = getattr(sys.stdin, "buffer", None)
@@ -318,9 +364,9 @@ def _unique_errors(errors: Sequence[LintError]) -> List[LintError]:
 @click.argument("code")
 def rule(code: str) -> None:
     """Print the documentation of one rule (e.g. `serialint rule SER101`)."""
-    from serialint.rules import all_rules
+    from serialint.catalog import rule_infos
 
-    for rule_class in all_rules():
+    for rule_class in rule_infos():
         if rule_class.code == code.upper() or rule_class.name == code.lower():
             fix = rule_class.fix_applicability.value if rule_class.fix_applicability else "none"
             click.echo(f"# {rule_class.code} {rule_class.name}\n")
@@ -337,7 +383,7 @@ def rules_command(output_format: str) -> None:
     """List every rule: code, name, fix availability, and whether it is on by default."""
     import json
 
-    from serialint.rules import all_rules
+    from serialint.catalog import rule_infos
 
     rows = [
         {
@@ -347,7 +393,7 @@ def rules_command(output_format: str) -> None:
             "default": r.default_enabled,
             "summary": r.summary,
         }
-        for r in all_rules()
+        for r in rule_infos()
     ]
     if output_format == "json":
         click.echo(json.dumps(rows, indent=2))

@@ -67,6 +67,7 @@ class Settings:
     target_torch: Optional[str] = None
     config_path: Optional[str] = None  # the file these came from
     root: str = "."  # directory globs are relative to
+    cache_dir: Optional[str] = None  # `cache-dir`, absolute; read from the project root's configuration only
 
     def enabled_codes(self, all_codes: Sequence[str], default_codes: Iterable[str]) -> FrozenSet[str]:
         """Codes enabled by select/extend-select/ignore: the most specific prefix wins, ignore on a tie."""
@@ -207,7 +208,7 @@ _SPECIFIER = re.compile(f"{_CLAUSE}(?:,{_CLAUSE})*")
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 
 _LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude", "module-bases")
-_KNOWN_KEYS = frozenset(_LIST_KEYS + ("per-file-ignores", "respect-gitignore", "target-torch"))
+_KNOWN_KEYS = frozenset(_LIST_KEYS + ("per-file-ignores", "respect-gitignore", "target-torch", "cache-dir"))
 
 
 def find_config(directory: str) -> Optional[str]:
@@ -317,6 +318,13 @@ def settings_from_table(
             if not isinstance(value, bool):
                 raise ConfigError(path, f"'{where}' must be true or false, got {_type_name(value)}")
             values[key] = value
+        elif key == "cache-dir":
+            if not isinstance(value, str):
+                raise ConfigError(path, f"'{where}' must be a directory path string, got {_type_name(value)}")
+            if not value.strip():
+                raise ConfigError(path, f"'{where}' must not be empty")
+            # relative to the configuration file, wherever serialint is run from
+            values[key] = os.path.normpath(os.path.join(root, os.path.expanduser(value)))
         elif key == "target-torch":
             if not isinstance(value, str):
                 raise ConfigError(path, f"'{where}' must be a version specifier string, got {_type_name(value)}")
@@ -346,6 +354,7 @@ def settings_from_table(
         target_torch=values.get("target-torch"),
         config_path=path,
         root=root,
+        cache_dir=values.get("cache-dir"),
     )
 
 

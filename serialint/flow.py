@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import enum
 import itertools
-import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, FrozenSet, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
 from serialint.model import Frame, call_arg, dotted_name, param_names, string_value
+from serialint.walk import visit
 
 if TYPE_CHECKING:
     from serialint.model import FileContext
@@ -537,7 +537,7 @@ class _Recorder(cst.CSTVisitor):
 
     def visit_body(self, body: Sequence[cst.CSTNode]) -> None:
         for stmt in body:
-            stmt.visit(self)
+            visit(stmt, self)
 
     def visit_block(self, block: cst.BaseSuite, frame: Optional[Frame]) -> None:
         saved = self.frames
@@ -548,7 +548,7 @@ class _Recorder(cst.CSTVisitor):
         elif isinstance(block, cst.SimpleStatementSuite):
             for small in block.body:
                 self.statement = small
-                small.visit(self)
+                visit(small, self)
         self.frames = saved
 
     def bind(self, name: str, kind: BindingKind, value: Optional[cst.CSTNode], point: Point) -> None:
@@ -602,15 +602,15 @@ class _Recorder(cst.CSTVisitor):
         elif isinstance(target, cst.StarredElement):
             self.assign_target(target.value, None, BindingKind.UNKNOWN, point)
         elif isinstance(target, cst.Attribute):
-            target.value.visit(self)
+            visit(target.value, self)
             if isinstance(target.value, cst.Name):
                 obj, attr = target.value.value, target.attr.value
                 stored = value if kind is BindingKind.ASSIGN else None
                 self.scope.attr_stores.setdefault((obj, attr), []).append(Binding(f"{obj}.{attr}", kind, stored, point))
         elif isinstance(target, cst.Subscript):
-            target.value.visit(self)
+            visit(target.value, self)
             for element in target.slice:
-                element.visit(self)
+                visit(element, self)
             if isinstance(target.value, cst.Name):
                 name = target.value.value
                 self.touch(name, point.order)
@@ -622,7 +622,7 @@ class _Recorder(cst.CSTVisitor):
                         ItemWrite(name, key, value if kind is BindingKind.ASSIGN else None, point)
                     )
         else:
-            target.visit(self)
+            visit(target, self)
 
     def touch(self, name: str, order: int) -> None:
         self.scope.touches.setdefault(name, []).append(order)
@@ -631,7 +631,7 @@ class _Recorder(cst.CSTVisitor):
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
         for small in node.body:
             self.statement = small
-            small.visit(self)
+            visit(small, self)
         return False
 
     def visit_Expr(self, node: cst.Expr) -> bool:
@@ -643,27 +643,27 @@ class _Recorder(cst.CSTVisitor):
         names = _plain_target_names([t.target for t in node.targets])
         if isinstance(node.value, cst.Call) and names is not None:
             self.bound = (node.value, names)
-        node.value.visit(self)
+        visit(node.value, self)
         point = self.point()
         for target in node.targets:
             self.assign_target(target.target, node.value, BindingKind.ASSIGN, point)
         return False
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> bool:
-        node.annotation.visit(self)
+        visit(node.annotation, self)
         if node.value is None:
             return False
         names = _plain_target_names([node.target])
         if isinstance(node.value, cst.Call) and names is not None:
             self.bound = (node.value, names)
-        node.value.visit(self)
+        visit(node.value, self)
         self.assign_target(node.target, node.value, BindingKind.ASSIGN, self.point())
         return False
 
     def visit_AugAssign(self, node: cst.AugAssign) -> bool:
-        node.value.visit(self)
+        visit(node.value, self)
         if isinstance(node.target, cst.Name):
-            node.target.visit(self)  # `x += 1` reads x
+            visit(node.target, self)  # `x += 1` reads x
         self.assign_target(node.target, None, BindingKind.UNKNOWN, self.point())
         return False
 
@@ -672,7 +672,7 @@ class _Recorder(cst.CSTVisitor):
         return False
 
     def visit_NamedExpr(self, node: cst.NamedExpr) -> bool:
-        node.value.visit(self)
+        visit(node.value, self)
         self.assign_target(node.target, node.value, BindingKind.ASSIGN, self.point())
         return False
 
@@ -715,10 +715,10 @@ class _Recorder(cst.CSTVisitor):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         self.statement = node
         for decorator in node.decorators:
-            decorator.visit(self)
+            visit(decorator, self)
         _visit_param_defaults(self, node.params)
         if node.returns is not None:
-            node.returns.visit(self)
+            visit(node.returns, self)
         self.bind(node.name.value, BindingKind.DEF, node, self.point())
         params = param_names(node.params)
         self_name = None
@@ -740,7 +740,7 @@ class _Recorder(cst.CSTVisitor):
         outer_frames = self.frames
         self.push(ScopeKind.LAMBDA, node, f"{self.scope.name}.<lambda>", frozenset(param_names(node.params)))
         self.frames = ()
-        node.body.visit(self)
+        visit(node.body, self)
         self.scope = self.scope.parent  # type: ignore[assignment]
         self.frames = outer_frames
         return False
@@ -748,9 +748,9 @@ class _Recorder(cst.CSTVisitor):
     def visit_ClassDef(self, node: cst.ClassDef) -> bool:
         self.statement = node
         for decorator in node.decorators:
-            decorator.visit(self)
+            visit(decorator, self)
         for arg in (*node.bases, *node.keywords):
-            arg.visit(self)
+            visit(arg, self)
         prefix = f"{self.scope.name}." if self.scope.name else ""
         outer_frames, outer_statement = self.frames, self.statement
         self.push(ScopeKind.CLASS, node, f"{prefix}{node.name.value}", frozenset())
@@ -762,7 +762,7 @@ class _Recorder(cst.CSTVisitor):
         return False
 
     def _comprehension(self, node: Union[cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp]) -> bool:
-        node.for_in.iter.visit(self)  # the first iterable is evaluated outside
+        visit(node.for_in.iter, self)  # the first iterable is evaluated outside
         names: Set[str] = set()
         clause: Optional[cst.CompFor] = node.for_in
         while clause is not None:
@@ -775,16 +775,16 @@ class _Recorder(cst.CSTVisitor):
         first = True
         while clause is not None:
             if not first:
-                clause.iter.visit(self)
+                visit(clause.iter, self)
             first = False
             for condition in clause.ifs:
-                condition.visit(self)
+                visit(condition, self)
             clause = clause.inner_for_in
         if isinstance(node, cst.DictComp):
-            node.key.visit(self)
-            node.value.visit(self)
+            visit(node.key, self)
+            visit(node.value, self)
         else:
-            node.elt.visit(self)
+            visit(node.elt, self)
         self.scope = self.scope.parent  # type: ignore[assignment]
         self.frames = outer_frames
         return False
@@ -803,13 +803,13 @@ class _Recorder(cst.CSTVisitor):
 
     def visit_If(self, node: cst.If) -> bool:
         self.statement = node
-        node.test.visit(self)
+        visit(node.test, self)
         self.visit_block(node.body, Frame(node, 0))
         orelse = node.orelse
         if isinstance(orelse, cst.If):
             saved = self.frames
             self.frames = saved + (Frame(node, 1),)
-            orelse.visit(self)
+            visit(orelse, self)
             self.frames = saved
         elif isinstance(orelse, cst.Else):
             self.visit_block(orelse.body, Frame(node, 1))
@@ -819,7 +819,7 @@ class _Recorder(cst.CSTVisitor):
         self.statement = node
         saved = self.frames
         self.frames = saved + (Frame(node, 0),)
-        node.test.visit(self)  # evaluated again on every iteration
+        visit(node.test, self)  # evaluated again on every iteration
         self.frames = saved
         self.visit_block(node.body, Frame(node, 0))
         if node.orelse is not None:
@@ -828,7 +828,7 @@ class _Recorder(cst.CSTVisitor):
 
     def visit_For(self, node: cst.For) -> bool:
         self.statement = node
-        node.iter.visit(self)
+        visit(node.iter, self)
         saved = self.frames
         self.frames = saved + (Frame(node, 0),)
         self.assign_target(node.target, None, BindingKind.UNKNOWN, self.point())
@@ -841,7 +841,7 @@ class _Recorder(cst.CSTVisitor):
     def visit_With(self, node: cst.With) -> bool:
         self.statement = node
         for item in node.items:
-            item.item.visit(self)
+            visit(item.item, self)
             if item.asname is not None:
                 target = item.asname.name
                 if isinstance(target, cst.Name):
@@ -859,7 +859,7 @@ class _Recorder(cst.CSTVisitor):
             saved = self.frames
             self.frames = saved + (Frame(node, i),)
             if handler.type is not None:
-                handler.type.visit(self)
+                visit(handler.type, self)
             if handler.name is not None:
                 self.assign_target(handler.name.name, None, BindingKind.UNKNOWN, self.point())
             self.frames = saved
@@ -878,7 +878,7 @@ class _Recorder(cst.CSTVisitor):
 
     def visit_Match(self, node: cst.Match) -> bool:
         self.statement = node
-        node.subject.visit(self)
+        visit(node.subject, self)
         for i, case in enumerate(node.cases):
             saved = self.frames
             self.frames = saved + (Frame(node, i),)
@@ -886,7 +886,7 @@ class _Recorder(cst.CSTVisitor):
             for name in _pattern_names(case.pattern):
                 self.bind(name, BindingKind.UNKNOWN, None, point)
             if case.guard is not None:
-                case.guard.visit(self)
+                visit(case.guard, self)
             self.frames = saved
             self.visit_block(case.body, Frame(node, i))
         return False
@@ -924,17 +924,17 @@ class _Recorder(cst.CSTVisitor):
             for arg in node.args:
                 if isinstance(arg.value, cst.Name):
                     self.touch(arg.value.value, point.order)  # the callee may change it in place
-        func.visit(self)
+        visit(func, self)
         for arg in node.args:
-            arg.value.visit(self)
+            visit(arg.value, self)
         return False
 
     def visit_Arg(self, node: cst.Arg) -> bool:
-        node.value.visit(self)
+        visit(node.value, self)
         return False
 
     def visit_Attribute(self, node: cst.Attribute) -> bool:
-        node.value.visit(self)
+        visit(node.value, self)
         return False
 
     def visit_Name(self, node: cst.Name) -> bool:
@@ -998,7 +998,7 @@ def _pattern_names(pattern: cst.MatchPattern) -> List[str]:
             if node.rest is not None:
                 names.append(node.rest.value)
 
-    pattern.visit(_Collect())
+    visit(pattern, _Collect())
     return names
 
 
@@ -1010,21 +1010,17 @@ def _first_positional(params: cst.Parameters) -> Optional[str]:
 def _visit_param_defaults(visitor: _Recorder, params: cst.Parameters) -> None:
     for param in (*params.posonly_params, *params.params, *params.kwonly_params):
         if param.default is not None:
-            param.default.visit(visitor)
+            visit(param.default, visitor)
         if param.annotation is not None:
-            param.annotation.visit(visitor)
-
-
-_FLOWS: "weakref.WeakKeyDictionary[FileContext, FileFlow]" = weakref.WeakKeyDictionary()
+            visit(param.annotation, visitor)
 
 
 def file_flow(ctx: "FileContext") -> FileFlow:
     """The file's FileFlow, built on first use and shared by every rule linting the file."""
-    flow = _FLOWS.get(ctx)
+    flow = ctx.memo.get("flow")
     if flow is None:
-        flow = FileFlow(ctx.module)
-        _FLOWS[ctx] = flow
-    return flow
+        flow = ctx.memo["flow"] = FileFlow(ctx.module)
+    return flow  # type: ignore[return-value]
 
 
 # == torch terms ==============================================================================

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import keyword
 import re
-import weakref
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
@@ -37,6 +36,7 @@ import libcst as cst
 from serialint.findings import Applicability, Edit, Fix
 from serialint.fixes import FixBuilder
 from serialint.model import AttrStore, ClassModel, FileContext, MethodModel, decorator_names, dotted_name, param_names
+from serialint.walk import visit
 
 # Deeper chains of names, partials and factories are not followed: the answer becomes "unknown".
 _MAX_DEPTH = 12
@@ -210,7 +210,7 @@ class Scope:
         if self._bindings is None:
             collector = _BindingCollector()
             for stmt in self.body:
-                stmt.visit(collector)
+                visit(stmt, collector)
             self._bindings = collector.bindings
         return self._bindings
 
@@ -567,7 +567,7 @@ class FunctionAnalysis:
         if node.asynchronous is not None or not _always_returns(_body_statements(node)):
             return None
         visitor = _FactoryBodyVisitor()
-        node.body.visit(visitor)
+        visit(node.body, visitor)
         if visitor.is_generator or not visitor.returns:
             return None
         scope = self.function_scope(node, parent, qualname)
@@ -652,16 +652,14 @@ def _container_items(expr: cst.BaseExpression, ctx: FileContext) -> Iterator[Tup
                 yield f'["{arg.keyword.value}"]', arg.value
 
 
-_ANALYSES: "weakref.WeakKeyDictionary[FileContext, FunctionAnalysis]" = weakref.WeakKeyDictionary()
-
-
 def function_analysis(ctx: FileContext) -> FunctionAnalysis:
     """The analysis of one file, shared by every rule that lints it."""
-    analysis = _ANALYSES.get(ctx)
+    # kept on the context, which the analysis refers to: a weak mapping from the context to it
+    # would keep every file's tree alive for the whole run
+    analysis = ctx.memo.get("functions")
     if analysis is None:
-        analysis = FunctionAnalysis(ctx)
-        _ANALYSES[ctx] = analysis
-    return analysis
+        analysis = ctx.memo["functions"] = FunctionAnalysis(ctx)
+    return analysis  # type: ignore[return-value]
 
 
 # -- functions stored on pickled instances (SER201-SER203) -----------------------------------
@@ -746,11 +744,11 @@ class _NameReads(cst.CSTVisitor):
         attr = node.attr.value
         if attr.startswith("__") and not attr.endswith("__"):
             return self.block("uses a private name, which the class mangles")
-        node.value.visit(self)
+        visit(node.value, self)
         return False  # the attribute name is not a variable
 
     def visit_Arg(self, node: cst.Arg) -> bool:
-        node.value.visit(self)  # a keyword's name is not a variable
+        visit(node.value, self)  # a keyword's name is not a variable
         return False
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -807,7 +805,7 @@ def _annotated(node: cst.FunctionDef) -> bool:
 
 def _mentions(expr: cst.CSTNode, name: str) -> bool:
     found = _AllNames()
-    expr.visit(found)
+    visit(expr, found)
     return name in found.names
 
 
@@ -837,7 +835,7 @@ def _hoist_name(analysis: "FunctionAnalysis", node: FunctionNode, preferred: str
         return known
     if analysis._taken_names is None:
         collector = _AllNames()
-        analysis.ctx.module.visit(collector)
+        visit(analysis.ctx.module, collector)
         analysis._taken_names = collector.names  # any name the file uses, so nothing is shadowed
     taken = analysis._taken_names
     name, number = preferred, 2
@@ -907,7 +905,7 @@ def hoist(
     if isinstance(node, cst.Lambda):
         if not _plain_params(node.params):
             return None
-        node.body.visit(reads)
+        visit(node.body, reads)
         own = set(param_names(node.params))
         # a walrus in a lambda binds in the lambda
         own |= {n.value for n in _walrus_targets(node.body)}
@@ -923,7 +921,7 @@ def hoist(
             # annotations are evaluated where the def runs: above the class, they could name
             # something not yet defined
             return None
-        node.body.visit(reads)
+        visit(node.body, reads)
         own = set(param_names(node.params)) | set(Scope(_body_statements(node), "", None)._collected().values)
         created_at = node
     if reads.blocked is not None:
@@ -1001,7 +999,7 @@ def _walrus_targets(expr: cst.BaseExpression) -> List[cst.Name]:
             if isinstance(node.target, cst.Name):
                 found.append(node.target)
 
-    expr.visit(_Walrus())
+    visit(expr, _Walrus())
     return found
 
 

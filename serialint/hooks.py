@@ -21,6 +21,7 @@ import libcst as cst
 from serialint.findings import Edit
 from serialint.fixes import FixBuilder
 from serialint.model import ClassModel, FileContext, MethodModel
+from serialint.walk import visit
 
 HOOK_PREFIX = "_serialint_load_compat_"
 REGISTRATION = "register_load_state_dict_pre_hook"
@@ -81,7 +82,7 @@ class _Registrations(cst.CSTVisitor):
 def load_hook_registrations(cls: ClassModel) -> List[cst.Call]:
     """Every load_state_dict hook registration in the class body (`self.`, `super().`, …)."""
     finder = _Registrations()
-    cls.node.body.visit(finder)
+    visit(cls.node.body, finder)
     return finder.calls
 
 
@@ -97,7 +98,7 @@ class _Strings(cst.CSTVisitor):
 
 def _mentions(node: cst.CSTNode, key: str) -> bool:
     finder = _Strings(key)
-    node.visit(finder)
+    visit(node, finder)
     return finder.found
 
 

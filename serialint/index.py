@@ -54,6 +54,9 @@ MODULE_ROOTS: FrozenSet[str] = frozenset(
     }
 )
 
+# Packages whose names a directory without `__init__.py` never stands in for.
+_FRAMEWORKS: FrozenSet[str] = frozenset(name.split(".", 1)[0] for name in MODULE_ROOTS)
+
 # The Module subclasses torch 2.13 exports from `torch.nn` (and `torch.nn.modules`). An allow-list
 # rather than "anything capitalised": torch.nn also exports Parameter, Buffer,
 # UninitializedParameter, UninitializedBuffer and LinearCrossEntropyOptions, none of them Modules,
@@ -165,9 +168,6 @@ class FileSummary:
     bindings: Dict[str, Binding] = field(default_factory=dict)
     stars: Tuple[Binding, ...] = ()  # the `from x import *` sources, IMPORT or RELATIVE
     exports: Optional[FrozenSet[str]] = None  # a literal `__all__`, if any
-    # first line of each module-level statement (decorators included), in order: positions are
-    # then resolved one top-level statement at a time instead of for the whole file
-    statement_lines: Tuple[int, ...] = ()
 
     def qualify_dotted(self, dotted: str) -> Optional[str]:
         """Resolve `nn.Module`, `Module`, `models.Base` through this file's imports."""
@@ -416,9 +416,25 @@ class _Summarizer:
         return None
 
 
-def _first_line(stmt: ast.stmt) -> int:
-    decorators = getattr(stmt, "decorator_list", None)
-    return decorators[0].lineno if decorators else stmt.lineno
+StatementLines = Dict[Tuple[int, ...], Tuple[int, ...]]
+
+
+def statement_lines(tree: ast.Module) -> StatementLines:
+    """The first line (decorators included) of each statement of the module body, and of each
+    class and function body reached through classes and functions, keyed by the path of
+    statement indices that leads to the body: what positions are resolved from."""
+    table: StatementLines = {}
+    pending: List[Tuple[Tuple[int, ...], List[ast.stmt]]] = [((), tree.body)]
+    while pending:
+        path, body = pending.pop()
+        lines = []
+        for index, stmt in enumerate(body):
+            decorators = getattr(stmt, "decorator_list", None)
+            lines.append(decorators[0].lineno if decorators else stmt.lineno)
+            if isinstance(stmt, (ast.ClassDef, *_FUNCTION_TYPES)):
+                pending.append(((*path, index), stmt.body))
+        table[path] = tuple(lines)
+    return table
 
 
 def summarize(
@@ -456,17 +472,7 @@ def summarize(
     star_names = tuple(q for q in (state.qualified(b) for b in state.stars) if q is not None)
     exports = frozenset(state.exports) if state.exports is not None and state.exports_known else None
     summary = FileSummary(
-        path,
-        module,
-        is_package,
-        imports,
-        star_names,
-        {},
-        top_level,
-        dict(state.bindings),
-        tuple(state.stars),
-        exports,
-        tuple(_first_line(stmt) for stmt in tree.body),
+        path, module, is_package, imports, star_names, {}, top_level, dict(state.bindings), tuple(state.stars), exports
     )
     # `Base = nn.Module`: recorded for qualify_dotted too, in order, so an alias of an alias works
     for name, target in aliases:
@@ -843,9 +849,10 @@ class ProjectIndex:
                 return self._lookup(found, parts[split:])
             if claimed:
                 return None  # ambiguous: two files claim the name, neither beside the importer
-        if context is not None and os.path.normcase(parts[0]) in self._path_names:
+        if context is not None and os.path.normcase(parts[0]) in self._path_names and parts[0] not in _FRAMEWORKS:
             # namespace packages: `models/base.py` without `models/__init__.py` is module "base"
-            # by layout, but a script beside `models/` imports it as `models.base`
+            # by layout, but a script beside `models/` imports it as `models.base`. Never for a
+            # framework: a copy of some of torch's files without its `__init__.py` is not torch
             directory = self._dirs[context]
             while True:
                 if self._package_file(directory, ()) is None:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Dict, FrozenSet, Iterator, List, Mapping, Opti
 
 import libcst as cst
 
-from serialint.index import FileSummary, ProjectIndex
+from serialint.index import FileSummary, ProjectIndex, StatementLines
+from serialint.walk import visit
 
 if TYPE_CHECKING:
     from libcst.metadata import CodeRange
@@ -388,13 +389,13 @@ def _headers(stmt: cst.CSTNode) -> List[cst.CSTNode]:
 
 def _walrus_targets(small: cst.CSTNode) -> List[str]:
     binders = _NameBinders()
-    small.visit(binders)
+    visit(small, binders)
     return binders.names
 
 
 def _match_captures(pattern: cst.MatchPattern) -> List[str]:
     binders = _NameBinders()
-    pattern.visit(binders)
+    visit(pattern, binders)
     return binders.names
 
 
@@ -453,8 +454,10 @@ class FileContext:
         settings: "Settings",
         pickled_classes: FrozenSet[str] = frozenset(),
         text: Optional[str] = None,
+        statement_lines: Optional[StatementLines] = None,
     ) -> None:
         self.path = path
+        self.statement_lines = statement_lines  # from the `ast` pass, when the caller has them
         self.text = text  # the source, when the caller has it (None: unknown)
         self.pickled_classes = pickled_classes
         self.module = module
@@ -464,6 +467,7 @@ class FileContext:
         self._classes: Optional[List[ClassModel]] = None
         self._functions: Optional[Dict[str, cst.FunctionDef]] = None
         self._positions: Optional[Mapping[cst.CSTNode, CodeRange]] = None
+        self.memo: Dict[str, object] = {}  # analyses shared by the rules linting this file
 
     @property
     def positions(self) -> Mapping[cst.CSTNode, CodeRange]:
@@ -472,7 +476,8 @@ class FileContext:
         if self._positions is None:
             from serialint.positions import LazyPositions
 
-            self._positions = LazyPositions(self.module, self.summary.statement_lines)
+            text = self.text if self.text is not None else self.module.code
+            self._positions = LazyPositions(self.module, text, self.statement_lines)
         return self._positions
 
     # -- names -------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ name bound exactly once to `Cls(...)` in the same scope. Runs in the cheap `ast`
 from __future__ import annotations
 
 import ast
+import re
 from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 from serialint.index import FileSummary, dotted_ast_name
@@ -61,16 +62,20 @@ def may_start_workers(call: ast.Call) -> bool:
     return False
 
 
-# Every call above is spelled with one of these in the source, whatever the import alias:
+# Every call above is spelled with one of these words in the source, whatever the import alias:
 # `from torch import save as S` still names `save` in the import line.
-_TRIGGERS = ("save", "dump", "DataLoader")
+_TRIGGERS = re.compile(r"(?<!\w)(?:save|dump|dumps|DataLoader)(?!\w)")
 
 
 def pickled_class_refs(tree: ast.Module, summary: FileSummary, text: Optional[str] = None) -> Set[str]:
     """Qualified names of classes whose instances this file visibly pickles."""
     found: Set[str] = set()
-    if text is not None and not any(trigger in text for trigger in _TRIGGERS):
+    if text is not None and _TRIGGERS.search(text) is None:
         return found
+    if not any(
+        isinstance(node, ast.Call) and _qualified_callee(node, summary) in _PICKLING_OR_LOADERS for node in ast.walk(tree)
+    ):
+        return found  # the words were in comments, strings or other names: no scope to read
     for params, body in _scopes(tree):
         nodes = list(_scope_nodes(body))
         # a parameter's value is unknown: two entries make it never "bound exactly once"
@@ -134,6 +139,14 @@ def pickled_class_refs(tree: ast.Module, summary: FileSummary, text: Optional[st
                 if cls is not None:
                     found.add(cls)
     return found
+
+
+_PICKLING_OR_LOADERS = PICKLING_CALLS | DATALOADERS
+
+
+def _qualified_callee(call: ast.Call, summary: FileSummary) -> Optional[str]:
+    dotted = dotted_ast_name(call.func)
+    return summary.qualify_dotted(dotted) if dotted else None
 
 
 def _keyword(call: ast.Call, name: str) -> Optional[ast.expr]:

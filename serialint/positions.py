@@ -1,18 +1,25 @@
-"""Node positions, resolved one top-level statement at a time.
+"""Node positions, resolved one statement at a time.
 
 libcst's `PositionProvider` regenerates the whole module to learn where every node is, which
-costs more than the parse. A finding needs the positions of a few nodes only. Every
-module-level statement starts in column 0 of a line the `ast` pass already knows, so each can
-be regenerated on its own, starting there, when a node inside it is first asked for.
+costs more than the parse. A finding needs the positions of a few nodes only. Python's `ast`
+knows the first line of every statement, and a statement's code depends only on the indentation
+of the blocks around it, so any statement of a module, class or function body can be
+regenerated on its own when a node inside it is first asked for. The `ast` parse this needs is
+about a tenth of a libcst parse, and is made only for files with findings or fixes.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import warnings
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import libcst as cst
 from libcst.metadata import CodeRange
+
+from serialint.index import StatementLines, statement_lines
+from serialint.walk import NODE, SEQUENCE, node_kind
 
 try:  # the state libcst's own PositionProvider generates code with
     from libcst.metadata.position_provider import PositionProvidingCodegenState
@@ -20,6 +27,7 @@ except ImportError:  # pragma: no cover - a libcst without it resolves the whole
     PositionProvidingCodegenState = None  # type: ignore[assignment,misc]
 
 _FIELDS: Dict[type, Tuple[str, ...]] = {}
+_DEFINITIONS = (cst.ClassDef, cst.FunctionDef)
 
 
 def _children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
@@ -29,12 +37,51 @@ def _children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         names = _FIELDS[type(node)] = tuple(f.name for f in dataclasses.fields(node))
     for name in names:
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
+        kind = node_kind(value)
+        if kind == NODE:
             yield value
-        elif isinstance(value, (tuple, list)):
+        elif kind == SEQUENCE:
             for item in value:
-                if isinstance(item, cst.CSTNode):
+                if node_kind(item) == NODE:
                     yield item
+
+
+def whole_module(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    return MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+
+
+def _align(statements: Sequence[cst.BaseStatement], lines: Sequence[int]) -> Optional[List[Tuple[int, Optional[int]]]]:
+    """For each libcst statement: the line its code starts on (its own blank and comment lines
+    included) and the index of its `ast` twin (None for `a; b`, which is several `ast`
+    statements). None when the two bodies don't pair up."""
+    aligned: List[Tuple[int, Optional[int]]] = []
+    position = 0
+    for stmt in statements:
+        if position >= len(lines):
+            return None
+        leading = len(stmt.leading_lines)
+        decorators = getattr(stmt, "decorators", ())
+        if decorators:
+            leading += len(decorators[0].leading_lines)
+        if isinstance(stmt, cst.SimpleStatementLine):
+            aligned.append((lines[position] - leading, position if len(stmt.body) == 1 else None))
+            position += len(stmt.body)
+        else:
+            aligned.append((lines[position] - leading, position))
+            position += 1
+    return aligned if position == len(lines) else None
+
+
+@dataclasses.dataclass
+class _Anchor:
+    """A statement whose code can be generated alone: where it starts, the blocks' indents."""
+
+    node: cst.BaseStatement
+    line: int
+    indents: Tuple[str, ...]
+    resolved: bool = False
 
 
 class _Recorder:
@@ -44,85 +91,103 @@ class _Recorder:
         self._computed = computed
 
 
-def whole_module(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
-    from libcst.metadata import MetadataWrapper, PositionProvider
-
-    return MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-
-
-def _start_lines(module: cst.Module, statement_lines: Sequence[int]) -> Optional[List[int]]:
-    """The line each of `module.body` starts on (its leading blank and comment lines included),
-    from the first code line of each `ast` statement; None when the two don't line up."""
-    starts: List[int] = []
-    position = 0
-    for stmt in module.body:
-        if position >= len(statement_lines):
-            return None
-        first = statement_lines[position]
-        leading = len(stmt.leading_lines)
-        decorators = getattr(stmt, "decorators", ())
-        if decorators:
-            leading += len(decorators[0].leading_lines)
-        starts.append(first - leading)
-        # `a; b` is one libcst line holding two statements, each an `ast` statement
-        position += len(stmt.body) if isinstance(stmt, cst.SimpleStatementLine) else 1
-    return starts if position == len(statement_lines) else None
-
-
 class LazyPositions(Mapping[cst.CSTNode, CodeRange]):
-    """`PositionProvider`'s answers, computed for the top-level statement holding the node asked
-    for. Iteration covers the statements resolved so far."""
+    """`PositionProvider`'s answers, computed for the innermost statement of a module, class or
+    function body that holds the node asked for. Iteration covers what is resolved so far."""
 
-    def __init__(self, module: cst.Module, statement_lines: Sequence[int]) -> None:
+    def __init__(self, module: cst.Module, text: str, lines: Optional[StatementLines] = None) -> None:
         self._module = module
         self._computed: Dict[cst.CSTNode, CodeRange] = {}
-        self._starts = _start_lines(module, statement_lines) if PositionProvidingCodegenState else None
-        self._owner: Dict[int, int] = {}  # id(node) -> index of its top-level statement
-        self._walked = 0  # statements whose nodes are in `_owner`
-        self._done: set = set()
-        if self._starts is None:
+        self._anchors: List[_Anchor] = []
+        self._owner: Dict[int, int] = {}  # id(node) -> index of the anchor holding it
+        self._walked = 0  # module-level statements whose nodes are in `_owner`
+        self._lines: StatementLines = {}
+        self._top: Optional[List[Tuple[int, Optional[int]]]] = None
+        if PositionProvidingCodegenState is not None:
+            if lines is None:
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")  # invalid escapes: the index pass told once
+                        lines = statement_lines(ast.parse(text))
+                except (SyntaxError, ValueError, RecursionError, MemoryError):
+                    lines = None
+            if lines is not None and () in lines:
+                self._lines = lines
+                self._top = _align(module.body, lines[()])
+        if self._top is None:
             self._computed = dict(whole_module(module))
 
-    def _statement_of(self, node: cst.CSTNode) -> Optional[int]:
+    # -- which statement holds a node --------------------------------------------------------
+    def _anchor_of(self, node: cst.CSTNode) -> Optional[int]:
         key = id(node)
-        body = self._module.body
-        while key not in self._owner and self._walked < len(body):
+        assert self._top is not None
+        while key not in self._owner and self._walked < len(self._top):
             index = self._walked
-            stack: List[cst.CSTNode] = [body[index]]
-            while stack:
-                current = stack.pop()
-                self._owner[id(current)] = index
-                stack.extend(_children(current))
+            line, twin = self._top[index]
+            self._walk(self._module.body[index], line, None if twin is None else (twin,), ())
             self._walked += 1
         return self._owner.get(key)
 
-    def _resolve(self, index: int) -> None:
-        assert self._starts is not None
-        self._done.add(index)
+    def _walk(
+        self, stmt: cst.BaseStatement, line: int, path: Optional[Tuple[int, ...]], indents: Tuple[str, ...]
+    ) -> None:
+        """Record the statement as an anchor, and the anchors of the bodies of the classes and
+        functions in it; every other node belongs to the innermost anchor around it."""
+        pending = [(stmt, line, path, indents)]
+        while pending:
+            stmt, line, path, indents = pending.pop()
+            anchor = len(self._anchors)
+            self._anchors.append(_Anchor(stmt, line, indents))
+            body = getattr(stmt, "body", None)
+            inner = set()
+            nested = None
+            if isinstance(stmt, _DEFINITIONS) and path is not None and isinstance(body, cst.IndentedBlock):
+                lines = self._lines.get(path)
+                nested = _align(body.body, lines) if lines is not None else None
+            if nested is not None:
+                assert isinstance(body, cst.IndentedBlock) and path is not None
+                indent = body.indent if body.indent is not None else self._module.default_indent
+                for child, (child_line, twin) in zip(body.body, nested):
+                    inner.add(id(child))
+                    child_path = None if twin is None else (*path, twin)
+                    pending.append((child, child_line, child_path, (*indents, indent)))
+            owner = self._owner
+            stack: List[cst.CSTNode] = [stmt]
+            while stack:
+                current = stack.pop()
+                owner[id(current)] = anchor
+                for child in _children(current):  # whitespace is not a child here
+                    if id(child) not in inner:
+                        stack.append(child)
+
+    # -- positions ---------------------------------------------------------------------------
+    def _resolve(self, anchor: _Anchor) -> None:
+        anchor.resolved = True
         module = self._module
         state = PositionProvidingCodegenState(
             default_indent=module.default_indent,
             default_newline=module.default_newline,
             provider=_Recorder(self._computed),  # type: ignore[arg-type]
         )
-        state.line = self._starts[index]
+        state.indent_tokens = list(anchor.indents)
+        state.line = anchor.line
         state.column = 0
-        module.body[index]._codegen(state)
+        anchor.node._codegen(state)
 
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
         found = self._computed.get(node)
         if found is not None:
             return found
-        if self._starts is not None:
-            index = self._statement_of(node)
-            if index is not None and index not in self._done:
-                self._resolve(index)
+        if self._top is not None:
+            index = self._anchor_of(node)
+            if index is not None and not self._anchors[index].resolved:
+                self._resolve(self._anchors[index])
                 found = self._computed.get(node)
                 if found is not None:
                     return found
             # not inside a statement (the module itself, its header or footer): resolve it all
             self._computed.update(whole_module(self._module))
-            self._starts = None
+            self._top = None
             return self._computed[node]
         raise KeyError(node)
 

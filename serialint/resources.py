@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Sequence, Set
 import libcst as cst
 
 from serialint.model import ClassModel, MethodModel, dotted_name
+from serialint.walk import visit
 
 if TYPE_CHECKING:
     from serialint.model import AttrStore, FileContext
@@ -427,7 +428,7 @@ class ResourceClassifier:
         cached = self._generators.get(definition)
         if cached is None:
             finder = _YieldFinder()
-            definition.body.visit(finder)
+            visit(definition.body, finder)
             cached = self._generators[definition] = finder.found
         return cached
 
@@ -459,7 +460,7 @@ class ResourceClassifier:
         items = self._with_items.get(method.node)
         if items is None:
             collector = _WithItems()
-            method.node.body.visit(collector)
+            visit(method.node.body, collector)
             items = self._with_items[method.node] = collector.items
         return items
 

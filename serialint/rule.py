@@ -61,6 +61,51 @@ class Report:
     fix: Optional[Fix] = None
 
 
+class _Words:
+    """Whole-word occurrences of some identifiers. A plain substring test comes first: most files
+    have none of them, and `str.find` is far cheaper than a regular expression."""
+
+    def __init__(self, words: Sequence[str]) -> None:
+        self.words = tuple(words)
+        self.pattern = re.compile(rf"(?<!\w)(?:{'|'.join(map(re.escape, words))})(?!\w)")
+
+    def search(self, text: str) -> bool:
+        return any(word in text for word in self.words) and self.pattern.search(text) is not None
+
+
+_IMPORT_OPEN = re.compile(r"(?<!\w)import\s*\($")
+
+
+class _CallableUse(_Words):
+    """Where code can get hold of a function named by one of the words to call it: a call
+    (`load(`, also across lines), an import of it (on one line, continued lines, or in
+    parentheses), or a value on the right of `=` (`fn = torch.load`, `loader=pickle.load`)."""
+
+    def search(self, text: str) -> bool:
+        if not any(word in text for word in self.words):
+            return False
+        for match in self.pattern.finditer(text):
+            after = text[match.end() : match.end() + 200].lstrip()
+            if after.startswith("("):
+                return True
+            line_start = text.rfind("\n", 0, match.start()) + 1
+            before = text[line_start : match.start()]
+            if "=" in before or re.search(r"(?<!\w)import(?!\w)", before):
+                return True
+            # continued or parenthesized import lines above
+            head = text[max(0, line_start - 2000) : line_start]
+            for previous in reversed(head.splitlines()):
+                stripped = previous.rstrip()
+                if stripped.endswith("\\") or stripped.endswith(","):
+                    if re.search(r"(?<!\w)import(?!\w)", stripped):
+                        return True
+                    continue
+                if _IMPORT_OPEN.search(stripped):
+                    return True
+                break
+        return False
+
+
 class Rule:
     """Base class. Subclasses set the class attributes and implement `check`."""
 
@@ -73,10 +118,15 @@ class Rule:
     bad: ClassVar[Sequence[Bad]] = ()
     good: ClassVar[Sequence[Good]] = ()
     # What a file must hold for the rule to be able to report in it, checked before the file is
-    # parsed: one of these strings in its text (identifiers the rule matches as written; an
-    # import that renames one still spells it), and a class statement when `needs_class` is set.
+    # parsed: one of `triggers` as a whole word in its text (the rule matches these identifiers
+    # as written, and an import that renames one still spells it); with `triggers_called`, in a
+    # place where code can call it (see `_CallableUse`); a word of each group in `requires`;
+    # and a class statement when `needs_class` is set.
     triggers: ClassVar[Tuple[str, ...]] = ()
+    triggers_called: ClassVar[bool] = False
+    requires: ClassVar[Tuple[Tuple[str, ...], ...]] = ()
     needs_class: ClassVar[bool] = False
+    _patterns: ClassVar[Optional[Tuple[_Words, ...]]] = None
 
     def check(self, ctx: "FileContext") -> Iterator[Report]:
         raise NotImplementedError
@@ -86,7 +136,14 @@ class Rule:
         """False when the file certainly has nothing for this rule (see `triggers`)."""
         if cls.needs_class and not has_class:
             return False
-        return not cls.triggers or any(trigger in text for trigger in cls.triggers)
+        patterns = cls.__dict__.get("_patterns")
+        if patterns is None:
+            patterns = tuple(_Words(group) for group in cls.requires)
+            if cls.triggers:
+                trigger = _CallableUse(cls.triggers) if cls.triggers_called else _Words(cls.triggers)
+                patterns = (trigger, *patterns)
+            cls._patterns = patterns
+        return all(pattern.search(text) for pattern in patterns)
 
     # -- documentation ---------------------------------------------------------------------
     @classmethod

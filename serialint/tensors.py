@@ -22,7 +22,6 @@ A `Scope` carries the file and the method an expression sits in.
 from __future__ import annotations
 
 import re
-import weakref
 from dataclasses import dataclass, field, fields
 from typing import Dict, FrozenSet, Iterator, List, Optional, Set, Tuple
 
@@ -30,6 +29,7 @@ import libcst as cst
 
 from serialint.index import MODULE_ROOTS, is_torch_module_name
 from serialint.model import ClassModel, FileContext, MethodModel, call_arg, dotted_name, is_name, is_none, string_value
+from serialint.walk import NODE, SEQUENCE, WHITESPACE_NODE, node_kind
 
 # torch functions that build a new tensor whatever their arguments are: the values do not come
 # from another tensor's data (`zeros_like(x)` copies only the shape).
@@ -1022,10 +1022,11 @@ def walk(root: cst.CSTNode) -> Iterator[Walked]:
         children: List[Walked] = []
         for field_name in names:
             value = getattr(node, field_name)
-            if isinstance(value, cst.CSTNode):
+            found = node_kind(value)
+            if found == NODE or found == WHITESPACE_NODE:
                 children.append((value, node, field_name))
-            elif isinstance(value, (list, tuple)):
-                children.extend((item, node, field_name) for item in value if isinstance(item, cst.CSTNode))
+            elif found == SEQUENCE:
+                children.extend((item, node, field_name) for item in value if node_kind(item) in (NODE, WHITESPACE_NODE))
         stack.extend(reversed(children))
 
 
@@ -1035,14 +1036,11 @@ class _FileCache:
     registrations: Dict[int, Registrations] = field(default_factory=dict)
 
 
-_CACHES: "weakref.WeakKeyDictionary[FileContext, _FileCache]" = weakref.WeakKeyDictionary()
-
-
 def _file_cache(ctx: FileContext) -> _FileCache:
-    cache = _CACHES.get(ctx)
+    cache = ctx.memo.get("tensors")
     if cache is None:
-        cache = _CACHES[ctx] = _FileCache()
-    return cache
+        cache = ctx.memo["tensors"] = _FileCache()
+    return cache  # type: ignore[return-value]
 
 
 def method_nodes(ctx: FileContext, method: MethodModel) -> List[Walked]:

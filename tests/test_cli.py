@@ -226,7 +226,7 @@ def test_config_option_with_a_bad_file(tmp_path: Path) -> None:
     assert result.out == ""
     # one message, although both paths use the file
     assert result.err_lines == [
-        "serialint: error: bad.toml: unknown key 'selct' (known: exclude, extend-exclude, extend-select, "
+        "serialint: error: bad.toml: unknown key 'selct' (known: cache-dir, exclude, extend-exclude, extend-select, "
         "ignore, module-bases, per-file-ignores, respect-gitignore, select, target-torch)",
         "No findings; 1 error.",
     ]

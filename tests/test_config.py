@@ -21,7 +21,7 @@ from serialint.config import (
 
 CODES = ["SER101", "SER102", "SER105", "SER201", "SER202", "SER301"]
 KNOWN_KEYS = (
-    "exclude, extend-exclude, extend-select, ignore, module-bases, per-file-ignores, respect-gitignore, "
+    "cache-dir, exclude, extend-exclude, extend-select, ignore, module-bases, per-file-ignores, respect-gitignore, "
     "select, target-torch"
 )
 

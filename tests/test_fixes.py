@@ -153,7 +153,7 @@ def test_a_killed_fix_run_leaves_every_file_old_or_new(tmp_path):
         (tmp_path / f"m{i:03}.py").write_text(UNSAFE_LOAD * 20)
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     process = subprocess.Popen(
-        [sys.executable, "-m", "serialint", "check", "--select", "SER302", "--fix-only", "--unsafe-fixes", "."],
+        [sys.executable, "-m", "serialint", "check", "--select", "SER302", "--fix-only", "--unsafe-fixes", "--no-cache", "."],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -1603,3 +1603,14 @@ def test_corpus_project_negatives_are_safe(corpus_project) -> None:  # type: ign
     assert (history.values, keeper.best) == ([0.5], 0.9)
     assert not isinstance(history, torch.nn.Module) and not hasattr(history, "state_dict")
     assert plugins.count_torch_modules(torch.nn.Sequential(torch.nn.Linear(2, 2))) == 2
+
+
+def test_a_copy_of_torch_files_without_its_init_does_not_stand_in_for_torch(tmp_path: Path) -> None:
+    # a vendored or copied `torch/nn/...` tree that is not a real package must not make
+    # `torch.nn.Module` a project name, which would turn every Module class into a plain class
+    files = {
+        "torch/nn/__init__.py": "",
+        "torch/nn/modules/module.py": "class Module:\n    pass\n",
+        "app/net.py": hazard("import torch\nimport torch.nn as nn", "nn.Module"),
+    }
+    assert lint_tree(tmp_path, files) == expected("app/net.py", files["app/net.py"])

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import ast
 import pathlib
 
 import libcst as cst
 import pytest
 
-from serialint.index import summarize
 from serialint.positions import LazyPositions, whole_module
 from support import CORPUS
 
@@ -19,14 +17,16 @@ TRICKY = {
     "crlf": "class A:\r\n    def f(self):\r\n        return 1\r\n\r\n\r\nx = A()\r\n",
     "continuation": "x = 1 + \\\n    2\nif x:\n    y = [\n        3]\nelse:\n    pass\n",
     "trailing": "x = 1\n\n# the end\n",
+    "nested": "class A:\n    # c\n\n    @property\n    def p(self):\n        if self:\n            def g(): pass\n\n            class B:\n                z = 1\n        return 1\n    x = 1; y = 2\n    class C: pass\n",
+    "tabs": "class A:\n\tdef f(self):\n\t\tif self:\n\t\t\treturn 1\n\t# end\n\tx = 2\n",
     "strings": 'x = """\nclass Fake:\n    pass\n"""\ndef g():\n    """doc\n    more"""\n',
 }
 
 
 def _check(text: str) -> int:
     module = cst.parse_module(text)
-    lazy = LazyPositions(module, summarize("m.py", ast.parse(text)).statement_lines)
-    assert lazy._starts is not None, "fell back to whole-module positions"
+    lazy = LazyPositions(module, text)
+    assert lazy._top is not None, "fell back to whole-module positions"
     full = whole_module(module)
     compared = 0
     for node, expected in full.items():
@@ -51,7 +51,8 @@ def test_every_corpus_file():
 def test_only_the_statement_asked_about_is_resolved():
     text = "import torch\n\nx = 1\n\n\nclass A:\n    y = 2\n"
     module = cst.parse_module(text)
-    lazy = LazyPositions(module, summarize("m.py", ast.parse(text)).statement_lines)
+    lazy = LazyPositions(module, text)
     target = module.body[2].body.body[0]  # `y = 2`
     assert (lazy[target].start.line, lazy[target].start.column) == (7, 4)
+    assert module.body[2] not in dict(lazy.items())  # the class itself is not regenerated
     assert module.body[0] not in dict(lazy.items())

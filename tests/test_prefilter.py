@@ -58,6 +58,18 @@ def test_a_bad_example_passes_the_prefilter_of_its_rule():
         ("SER302", "from torch import load as restore\nrestore(p)\n", False, True),
         ("SER302", "torch.save(m.state_dict(), p)\n", False, False),
         ("SER206", "from concurrent.futures import ProcessPoolExecutor as PPE\n", False, True),
+        ("SER206", "self.pool = nn.MaxPool2d(2)\n", True, False),
+        # a load the code can call: a call, an import, or a value bound to a name
+        ("SER302", "state = torch.load\n(path)\n", False, True),
+        ("SER302", "from pickle import (\n    dump,\n    loads,\n)\n", False, True),
+        ("SER302", "from torch import \\\n    load\n", False, True),
+        ("SER302", "reader = torch.load if fast else pickle.load\n", False, True),
+        ("SER302", "# load the weights, then model.load_state_dict(sd)\n", False, False),
+        ("SER302", "def load_weights(path):\n    return path\n", False, False),
+        ("SER303", "model.load_state_dict(sd, strict=cfg.strict)\n", False, False),
+        ("SER303", "model.load_state_dict(sd, False)\n", False, True),
+        ("SER304", "torch.save(model.state_dict(), p)\n", False, False),
+        ("SER304", "net = torch.compile(net)\ntorch.save(net.state_dict(), p)\n", False, True),
     ],
 )
 def test_triggers(code, text, has_class, expected):

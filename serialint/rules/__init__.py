@@ -1,12 +1,17 @@
-"""The rule registry: every `Rule` subclass in this package, found by walking it."""
+"""The rule registry: every `Rule` subclass in this package, found by walking it.
+
+Importing this package imports no rule (and so not libcst): `all_rules()` does, on first call.
+Metadata alone comes cheaper from `serialint.catalog`.
+"""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import Dict, List, Type
+from typing import TYPE_CHECKING, Dict, List, Type
 
-from serialint.rule import Rule
+if TYPE_CHECKING:
+    from serialint.rule import Rule
 
 _REGISTRY: Dict[str, Type[Rule]] = {}
 
@@ -14,6 +19,8 @@ _REGISTRY: Dict[str, Type[Rule]] = {}
 def all_rules() -> List[Type[Rule]]:
     """Every rule class, sorted by code."""
     if not _REGISTRY:
+        from serialint.rule import Rule
+
         for info in pkgutil.iter_modules(__path__):
             module = importlib.import_module(f"{__name__}.{info.name}")
             for value in vars(module).values():
@@ -35,4 +42,7 @@ def rule_by_code(code: str) -> Type[Rule]:
 
 
 def known_codes() -> List[str]:
-    return [rule.code for rule in all_rules()]
+    """Every rule code, sorted; from the catalog, so that no rule is imported."""
+    from serialint.catalog import known_codes as catalog_codes
+
+    return catalog_codes()

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import keyword
-from typing import Dict, Iterator, List, Optional, Tuple, Union
+from typing import Dict, FrozenSet, Iterator, List, Optional, Set, Tuple, Union
 
 import libcst as cst
 
@@ -20,6 +20,7 @@ from serialint.model import (
     string_value,
 )
 from serialint.rule import Bad, Expected, Good, Report, Rule
+from serialint.tensors import method_nodes
 
 
 class RegisterBufferNone(Rule):
@@ -27,6 +28,14 @@ class RegisterBufferNone(Rule):
     ## What it does
     Flags `self.register_buffer("p", None)` in a Module class when the class later assigns a
     tensor to `self.p` (or registers `p` again with a tensor).
+
+    A buffer filled while the instance is built is not reported: when the None registration and
+    every tensor assignment of `p` happen in `__init__` or in methods it calls (transitively, even
+    if a `resize()` calls them again later), every fresh instance built with the same
+    configuration holds the same value, so nothing fails to load and nothing is lost. The same
+    holds for `right_inverse` of a parametrization (a class defining `forward` and
+    `right_inverse`), which `torch.nn.utils.parametrize.register_parametrization` calls when it
+    attaches it, before any state_dict exists, and for the methods it calls.
 
     ## Why is this bad?
     The call reserves a buffer slot; while `p` is None it is left out of `state_dict()`. Once a
@@ -80,7 +89,13 @@ class RegisterBufferNone(Rule):
 
     ## Known limits
     Only assignments made inside the class's own methods are seen; `model.mean = t` from outside
-    the class, or from a subclass in another class body, is not. A class that registers any
+    the class, or from a subclass in another class body, is not. A method counts as run during
+    construction when `__init__` calls it as `self.name(...)`, however deep in a branch. A buffer
+    that construction fills and a method running later (not called from `__init__`) assigns again
+    is still reported, even when construction fills it in every configuration. Which configurations fill the buffer
+    at all is a matter of keys between configurations, not of this rule. A class is taken for a
+    parametrization only by its `forward` and `right_inverse` methods: one that defines both but
+    is never registered as a parametrization is not reported for what `right_inverse` fills. A class that registers any
     load_state_dict hook is taken to materialise the buffer in it, whatever the hook does
     (except the hooks the fixes generate, whose body is read).
     """
@@ -199,11 +214,12 @@ import torch.nn as nn
 
 
 class Cache(nn.Module):
-    def __init__(self, size):
+    def __init__(self):
         super().__init__()
         self.register_buffer(name="table", tensor=None, persistent=False)
-        if size:
-            self.table = torch.zeros(size)
+
+    def build(self, size):
+        self.table = torch.zeros(size)
 """,
             (
                 Expected(
@@ -262,6 +278,58 @@ class Normalizer(nn.Module):
         self.mean = x.mean(0)
 """
         ),
+        # filled while the instance is built (in __init__, or a method it calls, even if resize()
+        # calls it again): every fresh instance of the same configuration holds the same value
+        Good(
+            """\
+import torch
+import torch.nn as nn
+
+
+class Cache(nn.Module):
+    def __init__(self, size):
+        super().__init__()
+        self.register_buffer(name="table", tensor=None, persistent=False)
+        if size:
+            self.table = torch.zeros(size)
+
+
+class WindowAttention(nn.Module):
+    def __init__(self, grid, shift):
+        super().__init__()
+        self.grid, self.shift = grid, shift
+        self.register_buffer("mask", None, persistent=False)
+        self._refresh()
+
+    def _refresh(self):
+        mask = torch.ones(self.grid, self.grid).triu(1) if self.shift else None
+        self.register_buffer("mask", mask, persistent=False)
+
+    def resize(self, grid):
+        self.grid = grid
+        self._refresh()
+"""
+        ),
+        # a parametrization: register_parametrization calls right_inverse when it attaches it
+        Good(
+            """\
+import torch
+from torch import nn
+
+
+class Anchored(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("anchor", None)
+
+    def forward(self, offset):
+        return self.anchor + offset
+
+    def right_inverse(self, weight):
+        self.anchor = weight.detach().clone()
+        return torch.zeros_like(weight)
+"""
+        ),
         # a class merely named Module, not torch's
         Good(
             """\
@@ -284,19 +352,67 @@ class Net(Module):
                 name = string_value(call_arg(call.call, 0, "name"))
                 if name is not None:
                     by_name.setdefault(name, []).append((call, call_arg(call.call, 1, "tensor")))
+            construction: Optional[FrozenSet[str]] = None
             for name, calls in by_name.items():
                 for call, tensor in calls:
                     if not is_none(tensor):
                         continue
-                    assigned_later = any(
-                        (store.value is None or not is_none(store.value)) and not _exclusive(call, store)
+                    # where a tensor may replace the None: stores, and registrations with a tensor
+                    filled_in = [
+                        store.method
                         for store in cls.stores_of(name)
-                    ) or any(
-                        not is_none(other_tensor) and not _exclusive(call, other) for other, other_tensor in calls
-                    )
-                    if assigned_later and not class_supplies(ctx, cls, name):
+                        if (store.value is None or not is_none(store.value)) and not _exclusive(call, store)
+                    ] + [
+                        other.method
+                        for other, other_tensor in calls
+                        if not is_none(other_tensor) and not _exclusive(call, other)
+                    ]
+                    if not filled_in:
+                        continue
+                    if construction is None:
+                        construction = _construction_methods(ctx, cls)
+                    if call.method.name in construction and all(m.name in construction for m in filled_in):
+                        # filled while the instance is built: a fresh instance built with the same
+                        # configuration holds the same value, so nothing fails and nothing is lost
+                        continue
+                    if not class_supplies(ctx, cls, name):
                         persistent = call_arg(call.call, 2, "persistent")
                         yield Report(call.call, _message(name, persistent), fix=_materialise_fix(ctx, cls, call, name))
+
+
+def _construction_methods(ctx: FileContext, cls: ClassModel) -> FrozenSet[str]:
+    """Methods that run while an instance is built: `__init__` and every method it calls, transitively.
+
+    A method also called later (a `resize()` that calls the same helper again) still counts: what it
+    stores during construction is in every fresh instance. For a parametrization (a class with
+    `forward` and `right_inverse`), torch calls `right_inverse` when `register_parametrization`
+    attaches it, before any state_dict exists, so it and what it calls count too.
+    """
+    methods = cls.methods
+    seeds = ["__init__"]
+    if "forward" in methods and "right_inverse" in methods:
+        seeds.append("right_inverse")
+    found: Set[str] = set()
+    pending = [name for name in seeds if name in methods]
+    while pending:
+        name = pending.pop()
+        if name in found:
+            continue
+        found.add(name)
+        method = methods[name]
+        if method.self_name is None:
+            continue
+        for node, _, _ in method_nodes(ctx, method):
+            if (
+                isinstance(node, cst.Call)
+                and isinstance(node.func, cst.Attribute)
+                and isinstance(node.func.value, cst.Name)
+                and node.func.value.value == method.self_name
+                and node.func.attr.value in methods
+                and node.func.attr.value not in found
+            ):
+                pending.append(node.func.attr.value)
+    return frozenset(found)
 
 
 def _message(name: str, persistent: Optional[cst.BaseExpression]) -> str:

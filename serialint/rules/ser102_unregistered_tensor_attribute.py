@@ -11,7 +11,9 @@ from serialint.hooks import hook_edits, statement_index, super_init_statement, t
 from serialint.model import AttrStore, ClassModel, FileContext, Frame, MethodModel, call_arg, is_none, string_value
 from serialint.rule import Bad, Expected, Good, Report, Rule
 from serialint.tensors import (
+    HierarchyRegistrations,
     Scope,
+    construction,
     hierarchy_registrations,
     looks_like_cache,
     method_nodes,
@@ -41,6 +43,14 @@ class UnregisteredTensorAttribute(Rule):
       `self.p = torch.zeros(3)`;
     - lazy: `__init__` sets `self.p = None` and another method later stores a tensor computed from
       its argument's data, e.g. `self.mean = batch.mean(0)`.
+
+    A table the class builds the same way in every construction and moves itself is not reported:
+    every store is made during construction (apart from `self.p = self.p.to(...)` device moves),
+    from a bare `__init__` argument or from a tensor built without random draws and without an
+    argument tensor's data; nothing writes into it in place; and the class reads it as
+    `self.p.to(...)`. A fresh instance built with the same arguments then holds exactly what a
+    checkpoint would carry. Complex rotary tables are kept plain like this on purpose: as a buffer,
+    `module.to(torch.bfloat16)` would cast them to real and drop the imaginary part.
 
     ## Why is this bad?
     `nn.Module` tracks tensors only when they are registered as parameters or buffers. A plain
@@ -125,6 +135,19 @@ class UnregisteredTensorAttribute(Rule):
     not follow `.to()`; a non-persistent buffer is the better home). A 0-dim constant such as
     `torch.tensor(0.5)` or `torch.ones(())` is not reported: it behaves like a number on any
     device, and a checkpoint loses nothing recomputed from the constructor.
+
+    A table built at construction and moved by the class (see "What it does") counts as built the
+    same way when nothing visible makes it differ: no random factory (`torch.rand*`, `normal`,
+    `bernoulli`, `multinomial`, dropout, `torch.nn.init.*`, `torch.distributions`, `random`,
+    `numpy.random`), no uninitialised memory (`torch.empty*`, legacy `torch.Tensor(n)`), no
+    in-place random fill (`.normal_()`, `.uniform_()`, …) and no Module or Parameter in the value,
+    in the locals it is built from (every binding, loop, `append` and in-place call of them), in
+    the functions of the file and methods of the class it calls, or in the attributes of `self` it
+    reads (which must be set in the class and not registered). Functions of other files are not
+    read, so a random draw inside one goes unseen. An argument that may be a tensor makes the value
+    carry argument data (`torch.arange(n) / n` with `n` unannotated) and keeps it reported unless
+    it is stored bare (`self.mask = mask`). Writes through an alias (`t = self.p; t.add_(1)`) are
+    not seen.
 
     Per-call values are not state: an attribute that `forward`, `__call__`, an `on_*`, `*_step`,
     `*_hook`, `*_start` or `*_end` method, a method passed as a callback
@@ -358,6 +381,49 @@ class Rotary(nn.Module):
         self.logit_scale = torch.tensor(2.6592)
 """
         ),
+        # a complex rotary table built the same way by every construction and moved where it is
+        # read (a buffer would lose the imaginary part under module.to(torch.bfloat16))
+        Good(
+            """\
+import torch
+from torch import nn
+
+
+def _phases(positions, dim, base):
+    inv = 1.0 / base ** (torch.arange(0, dim, 2).float() / dim)
+    angles = torch.outer(positions.float(), inv)
+    return torch.polar(torch.ones_like(angles), angles)
+
+
+class Rope(nn.Module):
+    def __init__(self, dims, base: float = 10000.0, max_len: int = 4096):
+        super().__init__()
+        self.dims = dims
+        index = torch.arange(max_len)
+        self.freqs = torch.cat([_phases(index, d, base) for d in self.dims], dim=1)
+
+    def forward(self, n, device=None):
+        return self.freqs.to(device)[:n]
+"""
+        ),
+        # the caller's mask, kept as given and moved to the input's device and dtype on use
+        Good(
+            """\
+import torch
+import torch.nn as nn
+
+
+class Block(nn.Module):
+    def __init__(self, width, heads, attn_mask: torch.Tensor = None):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(width, heads)
+        self.attn_mask = attn_mask
+
+    def forward(self, x):
+        self.attn_mask = self.attn_mask.to(dtype=x.dtype, device=x.device) if self.attn_mask is not None else None
+        return self.attn(x, x, x, attn_mask=self.attn_mask)[0]
+"""
+        ),
         # per-call values: recomputed every forward, or captured by a hook
         Good(
             """\
@@ -458,9 +524,339 @@ class Doubled(Base):
                     continue
                 if any(_recomputed_per_call(roles, s) for s in stores):
                     continue
-                report = _eager(ctx, cls, roles, attr, stores) or _lazy(ctx, cls, roles, attr, stores)
+                report = _eager(ctx, cls, roles, attr, stores)
+                if report is not None and _kept_as_built(ctx, cls, roles, registrations, attr, stores):
+                    continue
+                report = report or _lazy(ctx, cls, roles, attr, stores)
                 if report is not None:
                     yield report
+
+
+# Values that differ from one construction to the next: random draws and uninitialised memory.
+_RANDOM_FUNCTIONS = frozenset(
+    "torch." + name
+    for name in (
+        "rand randn randint randperm rand_like randn_like randint_like normal bernoulli multinomial poisson "
+        "empty empty_like empty_strided dropout Tensor FloatTensor DoubleTensor HalfTensor LongTensor IntTensor "
+        "BoolTensor ByteTensor"
+    ).split()
+)
+_RANDOM_FUNCTIONS |= frozenset(
+    "torch.nn.functional." + name
+    for name in "dropout dropout1d dropout2d dropout3d alpha_dropout feature_alpha_dropout gumbel_softmax rrelu".split()
+)
+_RANDOM_PREFIXES = ("torch.nn.init.", "torch.distributions.", "numpy.random.", "random.")
+_RANDOM_METHODS = frozenset(
+    "normal_ uniform_ bernoulli_ random_ exponential_ geometric_ cauchy_ log_normal_ bernoulli multinomial "
+    "new_empty".split()
+)
+_MAX_FOLLOW = 12
+
+
+def _kept_as_built(
+    ctx: FileContext,
+    cls: ClassModel,
+    roles: "_MethodRoles",
+    registrations: HierarchyRegistrations,
+    attr: str,
+    stores: List[AttrStore],
+) -> bool:
+    """A table the class builds the same way in every construction, never updates, and moves itself.
+
+    Every store is made during construction (apart from `self.p = self.p.to(...)` device moves),
+    from a value that is the same for every construction with the same arguments: a bare
+    `__init__` argument, or a tensor built without random draws and without argument tensors'
+    data; nothing writes into it in place; and some read is `self.p.to(...)`. A fresh instance
+    then holds exactly what a checkpoint would carry, and `.to()` on the module is not what keeps
+    the tensor on the right device. Rotary tables kept plain on purpose look like this (a complex
+    buffer would lose its imaginary part under `module.to(torch.bfloat16)`).
+    """
+    built = [s for s in stores if not _device_move(s)]
+    if not built or not all(roles.is_init_time(s.method.name) for s in built):
+        return False
+    if not _moved_on_read(ctx, cls, attr) or _written_in_place(ctx, cls, attr):
+        return False
+    same = _SameEveryConstruction(ctx, cls, registrations)
+    for store in built:
+        value = store.value
+        if value is None:
+            return False
+        if is_none(value):
+            continue
+        scope = Scope(ctx, store.method)
+        if isinstance(value, cst.Name) and scope.is_argument(value.value):
+            continue  # the caller's own tensor: the same for the same arguments
+        info = tensor_info(value, scope)
+        if info is None or info.from_argument or not same.expression(value, store.method, 0):
+            return False
+    return True
+
+
+def _self_attribute(node: cst.CSTNode, self_name: Optional[str], attr: str) -> bool:
+    return (
+        isinstance(node, cst.Attribute)
+        and isinstance(node.value, cst.Name)
+        and node.value.value == self_name
+        and node.attr.value == attr
+    )
+
+
+def _is_move_of(node: cst.CSTNode, self_name: Optional[str], attr: str) -> bool:
+    """`self.p.to(...)`."""
+    return (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "to"
+        and _self_attribute(node.func.value, self_name, attr)
+    )
+
+
+def _device_move(store: AttrStore) -> bool:
+    """`self.p = self.p.to(...)`, alone or as `self.p.to(...) if self.p is not None else None`."""
+    value = store.value
+    self_name = store.method.self_name
+    if value is None:
+        return False
+    if isinstance(value, cst.IfExp):
+        branches = (value.body, value.orelse)
+        moves = [b for b in branches if _is_move_of(b, self_name, store.attr)]
+        others = [b for b in branches if not _is_move_of(b, self_name, store.attr)]
+        return len(moves) == 1 and all(is_none(b) or _self_attribute(b, self_name, store.attr) for b in others)
+    return _is_move_of(value, self_name, store.attr)
+
+
+def _moved_on_read(ctx: FileContext, cls: ClassModel, attr: str) -> bool:
+    for method in cls.methods.values():
+        if method.self_name is None:
+            continue
+        if any(_is_move_of(node, method.self_name, attr) for node, _, _ in method_nodes(ctx, method)):
+            return True
+    return False
+
+
+def _rooted_at(node: cst.CSTNode, self_name: Optional[str], attr: str) -> bool:
+    """`self.p`, or an attribute or item of it: `self.p.data`, `self.p[0]`."""
+    while isinstance(node, (cst.Attribute, cst.Subscript)):
+        if _self_attribute(node, self_name, attr):
+            return True
+        node = node.value
+    return False
+
+
+def _written_in_place(ctx: FileContext, cls: ClassModel, attr: str) -> bool:
+    """`self.p.add_(...)`, `self.p[...] = ...`, `self.p += ...`, `self.p.data = ...`, `out=self.p`."""
+    for method in cls.methods.values():
+        self_name = method.self_name
+        if self_name is None:
+            continue
+        for node, _, _ in method_nodes(ctx, method):
+            if isinstance(node, cst.Call):
+                func = node.func
+                if (
+                    isinstance(func, cst.Attribute)
+                    and func.attr.value.endswith("_")
+                    and not func.attr.value.endswith("__")
+                    and _rooted_at(func.value, self_name, attr)
+                ):
+                    return True
+                if any(
+                    a.keyword is not None and a.keyword.value == "out" and _rooted_at(a.value, self_name, attr)
+                    for a in node.args
+                ):
+                    return True
+            elif isinstance(node, cst.Assign):
+                if any(
+                    not _self_attribute(t.target, self_name, attr) and _rooted_at(t.target, self_name, attr)
+                    for t in node.targets
+                ):
+                    return True
+            elif isinstance(node, cst.AugAssign) and _rooted_at(node.target, self_name, attr):
+                return True
+    return False
+
+
+class _SameEveryConstruction:
+    """Whether an expression evaluates to the same value in every construction with the same arguments.
+
+    Follows the method's locals (every binding, loop, `append` and item store of them), the
+    file's module-level functions and the class's methods it calls, and the attributes of `self`
+    it reads. Random draws, uninitialised memory, Module and Parameter constructions, registered
+    tensors and attributes the class never sets make it differ. Functions of other files are not
+    read: only what is visible here can make a value differ.
+    """
+
+    def __init__(self, ctx: FileContext, cls: ClassModel, registrations: HierarchyRegistrations) -> None:
+        self.ctx = ctx
+        self.cls = cls
+        self.registrations = registrations
+        self.seen: Set[Tuple[str, str]] = set()
+
+    def expression(self, expr: cst.CSTNode, method: Optional[MethodModel], depth: int) -> bool:
+        if depth > _MAX_FOLLOW:
+            return False
+        self_name = method.self_name if method is not None else None
+        for node, parent, field_name in walk(expr):
+            if isinstance(node, cst.Call):
+                if not self._call(node, method, depth):
+                    return False
+            elif isinstance(node, cst.Attribute):
+                if isinstance(node.value, cst.Name) and node.value.value == self_name and self_name is not None:
+                    if not self._attribute(node.attr.value, depth):
+                        return False
+            elif isinstance(node, cst.Name):
+                if isinstance(parent, cst.Attribute) and field_name == "attr":
+                    continue
+                if field_name == "keyword" or node.value == self_name:
+                    continue
+                if not self._name(node.value, method, depth):
+                    return False
+        return True
+
+    def _call(self, call: cst.Call, method: Optional[MethodModel], depth: int) -> bool:
+        func = call.func
+        qualified = self.ctx.qualify(func)
+        if qualified is not None and (qualified in _RANDOM_FUNCTIONS or qualified.startswith(_RANDOM_PREFIXES)):
+            return False
+        if isinstance(func, cst.Attribute) and func.attr.value in _RANDOM_METHODS:
+            return False
+        if construction(call, Scope(self.ctx, method)) is not None:
+            return False  # a Module or Parameter: initialised at random
+        if isinstance(func, cst.Name) and func.value in self.ctx.functions and not _binds(method, func.value):
+            return self._function(self.ctx.functions[func.value], None, "", depth)
+        self_name = method.self_name if method is not None else None
+        if (
+            isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Name)
+            and self_name is not None
+            and func.value.value == self_name
+            and func.attr.value in self.cls.methods
+        ):
+            callee = self.cls.methods[func.attr.value]
+            return self._function(callee.node, callee, callee.name, depth)
+        return True
+
+    def _function(self, node: cst.CSTNode, method: Optional[MethodModel], key: str, depth: int) -> bool:
+        """A called function's whole body: its locals are all in it, its arguments were checked at the call."""
+        marker = ("function", key or getattr(getattr(node, "name", None), "value", ""))
+        if marker in self.seen:
+            return True
+        self.seen.add(marker)
+        body = getattr(node, "body", None)
+        if body is None:
+            return False
+        return self.expression(body, method, depth + 1) if method is not None else self._body(body, depth)
+
+    def _body(self, body: cst.CSTNode, depth: int) -> bool:
+        """A module-level function's body: its calls, not its names (locals and arguments)."""
+        for node, _, _ in walk(body):
+            if isinstance(node, cst.Call) and not self._call(node, None, depth + 1):
+                return False
+        return True
+
+    def _attribute(self, attr: str, depth: int) -> bool:
+        if attr in self.cls.methods:
+            return True  # a method: checked where it is called
+        marker = ("attribute", attr)
+        if marker in self.seen:
+            return True
+        self.seen.add(marker)
+        if self.registrations.registers_tensor(attr):
+            return False
+        stores = self.cls.stores_of(attr)
+        if not stores:
+            return False  # set by a base class or from outside: not known
+        return all(
+            store.value is not None
+            and (_device_move(store) or self.expression(store.value, store.method, depth + 1))
+            for store in stores
+        )
+
+    def _name(self, name: str, method: Optional[MethodModel], depth: int) -> bool:
+        if method is not None and name in method.params:
+            return True  # configuration: the same for the same arguments
+        if method is not None and name in method.outer_names:
+            return False
+        if method is not None and (name in method.bindings or _binds(method, name)):
+            marker = ("local " + method.name, name)
+            if marker in self.seen:
+                return True
+            self.seen.add(marker)
+            sources = _local_sources(self.ctx, method, name)
+            return sources is not None and all(self.expression(s, method, depth + 1) for s in sources)
+        if method is not None and name in method.imported:
+            return True
+        module_values = _module_values(self.ctx, name)
+        if module_values is None:
+            return False
+        marker = ("module", name)
+        if marker in self.seen:
+            return True
+        self.seen.add(marker)
+        return all(self.expression(v, None, depth + 1) for v in module_values)
+
+
+def _binds(method: Optional[MethodModel], name: str) -> bool:
+    return method is not None and (name in method.bindings or name in method.params)
+
+
+def _names_in(target: cst.CSTNode) -> Set[str]:
+    return {node.value for node, _, field_name in walk(target) if isinstance(node, cst.Name) and field_name != "attr"}
+
+
+def _local_sources(ctx: FileContext, method: MethodModel, name: str) -> Optional[List[cst.CSTNode]]:
+    """What a local name of the method is built from: every value bound to it, and what updates it.
+
+    None when one of its bindings is not understood (a `with ... as`, an `except ... as`).
+    """
+    sources: List[cst.CSTNode] = []
+    for node, _, _ in method_nodes(ctx, method):
+        if isinstance(node, cst.Assign):
+            if any(name in _names_in(t.target) for t in node.targets):
+                sources.append(node.value)
+        elif isinstance(node, (cst.AnnAssign, cst.AugAssign)):
+            if node.value is not None and name in _names_in(node.target):
+                sources.append(node.value)
+        elif isinstance(node, cst.NamedExpr):
+            if name in _names_in(node.target):
+                sources.append(node.value)
+        elif isinstance(node, (cst.For, cst.CompFor)):
+            if name in _names_in(node.target):
+                sources.append(node.iter)
+        elif isinstance(node, cst.Call):
+            func = node.func
+            if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == name:
+                sources.append(node)  # `table.append(x)`, `table.normal_()`
+        elif isinstance(node, (cst.WithItem, cst.ExceptHandler, cst.FunctionDef, cst.ClassDef)):
+            bound = node.asname if isinstance(node, cst.WithItem) else getattr(node, "name", None)
+            if bound is not None and name in _names_in(bound):
+                return None
+    return sources
+
+
+def _module_values(ctx: FileContext, name: str) -> Optional[List[cst.BaseExpression]]:
+    """Values of a module-level name assigned at the top of the file; [] for functions, classes, imports."""
+    if name in ctx.summary.imports or name in ctx.functions:
+        return []
+    values: List[cst.BaseExpression] = []
+    for stmt in ctx.module.body:
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            if stmt.name.value == name:
+                return []
+            continue
+        # `if` / `try` blocks at the top are walked too (a def nested in them counts as well: more
+        # values can only make the name look less certain)
+        for node, _, _ in walk(stmt):
+            if isinstance(node, cst.Assign) and any(name in _names_in(t.target) for t in node.targets):
+                values.append(node.value)
+            elif isinstance(node, (cst.AnnAssign, cst.AugAssign)) and name in _names_in(node.target):
+                if node.value is not None:
+                    values.append(node.value)
+            elif isinstance(node, (cst.For, cst.WithItem, cst.ExceptHandler, cst.NamedExpr)):
+                target = getattr(node, "target", None) or getattr(node, "asname", None) or getattr(node, "name", None)
+                if target is not None and name in _names_in(target):
+                    return None
+    # a name bound nowhere at the top is a builtin or a comprehension's own variable
+    return values
 
 
 def _eager(

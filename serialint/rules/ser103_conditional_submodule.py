@@ -18,6 +18,7 @@ from serialint.model import (
     string_value,
 )
 from serialint.rule import Bad, Expected, Good, Report, Rule
+from serialint.walk import visit
 
 # torch.nn modules that never hold a parameter or a persistent buffer, whatever their arguments.
 PARAMETER_FREE_MODULES: FrozenSet[str] = frozenset(
@@ -149,6 +150,13 @@ _STATELESS_BASES: FrozenSet[str] = MODULE_ROOTS | frozenset(
 )
 _REGISTRATIONS: FrozenSet[str] = frozenset({"register_buffer", "register_parameter", "add_module", "register_module"})
 _MAX_DEPTH = 8
+# the keyword of the value each registration takes
+_REGISTERED_VALUE: Dict[str, str] = {
+    "register_buffer": "tensor",
+    "register_parameter": "param",
+    "add_module": "module",
+    "register_module": "module",
+}
 
 # What an assignment leaves in the attribute, as far as the state_dict is concerned.
 ABSENT = "absent"  # nothing created on this path
@@ -198,10 +206,16 @@ class ConditionalSubmodule(Rule):
     state_dict`. An `nn.Identity()` placeholder does not keep the keys stable: it has no
     parameters. Branches that build the same keys are fine: two `Conv2d` of different kernel size,
     `GELU` or `ReLU`, `Dropout` or `Identity`, conditions that only change sizes, and config-sized
-    `nn.ModuleList`s are not reported. Neither is a slot that the other branch registers as None
-    (`self.register_parameter("bias", None)`, `self.register_buffer("running_mean", None)`): that
-    is torch's own idiom for optional state, used by `nn.Linear(bias=False)` and
-    `nn.BatchNorm2d(track_running_stats=False)` themselves.
+    `nn.ModuleList`s are not reported. Nor is a layer that exists only when sizes differ, when
+    those sizes also shape a layer built in every configuration (`if in_ch != out_ch:` beside an
+    unconditional `nn.Conv2d(in_ch, out_ch, 3)`): configurations on either side of such a test
+    already disagree on that layer's shape (`size mismatch for conv1.weight`), so no checkpoint
+    moves between them whatever the optional layer does, and building it always would not make
+    the keys portable. Neither is a slot that the other branch registers as None
+    (`self.register_parameter("bias", None)`, `self.register_buffer("running_mean", None)`): the
+    key is absent there too, but that is torch's own idiom for optional state, used by
+    `nn.Linear(bias=False)` and `nn.BatchNorm2d(track_running_stats=False)` themselves, and the
+    configuration it declares is left to the author (see "Known limits").
 
     ## Example
     ```python
@@ -250,6 +264,27 @@ class ConditionalSubmodule(Rule):
     assignment, in source order, whose keys another configuration lacks, and names those keys as
     the layer has them when built (a parametrization such as `weight_norm` applied later renames
     them).
+
+    A test counts as a size test when it is `==` / `!=` (combined with `and`, `or`, `not`, or
+    reached through a local or `self.x` bound once to it) and every side that is not a literal
+    is, directly or through a plain alias (`self.in_channels = in_channels`), a size of a layer
+    built by a statement of `__init__` that runs in every configuration: itself, or a name it is
+    computed from by arithmetic (`wide = ch * ratio` makes `ratio` a size). Sizes are read from
+    the arguments that shape torch layers' parameters (`in_features`, `out_channels`,
+    `num_embeddings`, `normalized_shape`, GroupNorm's `num_channels`, …; never `stride`,
+    `kernel_size`, `padding`, `groups` or `bias`, so `if stride != 1:` stays reported), from the
+    sizes of a torch factory inside `nn.Parameter(...)` or a registered buffer, and, for the
+    project's own Module classes, from the first two positional arguments and keywords named like
+    sizes (`in_channels`, `out_channels`, `in_dim`, `out_dim`, `dim`, `hidden_size`, `channels`,
+    …), whatever those classes do with them. Any other test between the two variants (`>`, a
+    flag, `try` / `except`) keeps the finding, and a class whose `__init__` returns early is
+    judged without this exemption. Two configurations whose sizes differ in several places at
+    once can in principle compensate (`ch * ratio` equal on both sides); that is not looked for.
+
+    A slot registered as None is not compared, while the same layout written `self.bias = None`
+    is reported, although torch leaves the key out of `state_dict()` in both cases: the
+    registration is taken as the author declaring the optional state the way torch's own layers
+    do.
     """
 
     code = "SER103"
@@ -485,6 +520,32 @@ class ScaledLinear(nn.Module):
             self.register_parameter("bias", None)
 """
         ),
+        # a shortcut only when the widths differ, which also shape the always-built layers:
+        # configurations on either side of the test never share a checkpoint anyway
+        Good(
+            """\
+from torch import nn
+
+
+class ResBlock(nn.Module):
+    def __init__(self, in_ch, out_ch):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1)
+        self.use_shortcut = in_ch != out_ch
+        self.shortcut = None
+        if self.use_shortcut:
+            self.shortcut = nn.Conv2d(in_ch, out_ch, 1)
+
+
+class Expand(nn.Module):
+    def __init__(self, channels, ratio):
+        super().__init__()
+        wide = channels * ratio
+        self.expand = nn.Conv2d(channels, wide, 1) if ratio != 1 else nn.Identity()
+        self.depthwise = nn.Conv2d(wide, wide, 3, groups=wide)
+"""
+        ),
         # also assigned unconditionally afterwards: the last assignment wins in every configuration
         Good(
             """\
@@ -584,7 +645,7 @@ class _InitStatements(cst.CSTVisitor):
 def _scan_init(init: cst.FunctionDef) -> _InitStatements:
     # a plain visitor: libcst.matchers costs most of a second to import
     scan = _InitStatements()
-    init.body.visit(scan)
+    visit(init.body, scan)
     return scan
 
 
@@ -663,15 +724,23 @@ class _InitAnalysis:
         for call in cls.self_calls:
             if call.method.name in called and call.name in _REGISTRATIONS:
                 self.set_elsewhere.add(string_value(call_arg(call.call, 0, "name")) or "")
+        # where each creation sits, and the value it stores: for telling which tests separate variants
+        self.frames_of: Dict[int, Tuple[Frame, ...]] = {}
+        self.value_of: Dict[int, Optional[cst.BaseExpression]] = {}
+        self._sizes: Optional[_SizeTests] = None
         for store in cls.stores:
             if store.method is init:
                 variants = self._value_variants(store.value, store.node, 0)
                 self._add(store.attr, id(store.statement), variants, store.frames)
+                self.frames_of[id(store.node)] = store.frames
+                self.value_of[id(store.node)] = store.value
         for call in cls.self_calls:
             if call.method is init and call.name in _REGISTRATIONS:
                 attr = string_value(call_arg(call.call, 0, "name"))
                 if attr is not None:
                     self._add(attr, id(call.call), self._registration(call.name, call.call), call.frames)
+                    self.frames_of[id(call.call)] = call.frames
+                    self.value_of[id(call.call)] = call_arg(call.call, 1, _REGISTERED_VALUE[call.name])
 
     def _add(self, attr: str, key: int, variants: List[_Variant], frames: Sequence[Frame]) -> None:
         if any(isinstance(f.node, (cst.For, cst.While, cst.Match)) for f in frames):
@@ -984,10 +1053,270 @@ class _InitAnalysis:
                 if lacking:
                     differing.append(other)
                     missing.extend(k for k in lacking if k not in missing)
-            if differing:
+            if differing and not self._sized_apart(variant, differing):
                 ordered = [k for k in variant.keys if k in missing]
                 return Report(variant.node, _message(attr, variant, differing, ordered))
         return None
+
+    # -- conditions on sizes -----------------------------------------------------------------
+    def _sized_apart(self, variant: _Variant, differing: Sequence[_Variant]) -> bool:
+        """Whether only size tests separate `variant` from every differing one.
+
+        A size test compares sizes that also shape a layer built in every configuration
+        (`in_ch != out_ch` beside an unconditional `Conv2d(in_ch, out_ch, 3)`): configurations on
+        either side already differ in that layer's shape, so no checkpoint moves between them
+        whatever the optional layer does, and building it always would not make keys portable.
+        """
+        if self.has_return:
+            return False  # an early return leaves attributes out under tests not seen here
+        if self._sizes is None:
+            self._sizes = _SizeTests(self.ctx, self.cls, self.init)
+        for other in differing:
+            tests = self._separating_tests(variant, other)
+            if not tests or not all(self._sizes.is_size_test(test) for test in tests):
+                return False
+        return True
+
+    def _separating_tests(self, variant: _Variant, other: _Variant) -> List[cst.BaseExpression]:
+        """The `if` and conditional-expression tests that decide between two variants; [] when unknown."""
+        tests: List[cst.BaseExpression] = []
+        nodes = [n for n in (variant.node, other.node) if n is not None]
+        for node in nodes:
+            if id(node) not in self.frames_of:
+                return []
+            tests.extend(_conditional_expression_tests(self.init, self.value_of.get(id(node))))
+        frames_a = self.frames_of[id(variant.node)] if variant.node is not None else ()
+        frames_b = self.frames_of[id(other.node)] if other.node is not None else ()
+        shared = 0
+        while shared < min(len(frames_a), len(frames_b)) and frames_a[shared] == frames_b[shared]:
+            shared += 1
+        seen: Set[int] = set()
+        for frame in (*frames_a[shared:], *frames_b[shared:]):
+            if isinstance(frame.node, cst.With):
+                continue
+            if not isinstance(frame.node, cst.If):
+                return []  # try/except, loops, match: not a test of sizes
+            if id(frame.node) not in seen:
+                seen.add(id(frame.node))
+                tests.append(frame.node.test)
+        return tests
+
+
+def _conditional_expression_tests(
+    init: MethodModel, value: Optional[cst.BaseExpression], depth: int = 0
+) -> List[cst.BaseExpression]:
+    """Tests of the conditional expressions choosing a stored value (through a local bound once)."""
+    if value is None or depth > _MAX_DEPTH:
+        return []
+    if isinstance(value, cst.IfExp):
+        return [
+            value.test,
+            *_conditional_expression_tests(init, value.body, depth + 1),
+            *_conditional_expression_tests(init, value.orelse, depth + 1),
+        ]
+    if isinstance(value, cst.Name):
+        bound = init.single_binding(value.value)
+        if isinstance(bound, cst.BaseExpression):
+            return _conditional_expression_tests(init, bound, depth + 1)
+    return []
+
+
+# Arguments that set the shape of a torch layer's parameters: (position, keyword). Not stride,
+# kernel size, padding, groups or bias: two layers differing only in those keep their shapes (or
+# their keys), so a test on them does not keep configurations apart.
+_CONV_SHAPE = ((0, "in_channels"), (1, "out_channels"))
+_NORM_SHAPE = ((0, "num_features"),)
+_RNN_SHAPE = ((0, "input_size"), (1, "hidden_size"), (None, "proj_size"))
+SHAPE_ARGUMENTS: Dict[str, Tuple[Tuple[Optional[int], str], ...]] = {
+    "Linear": ((0, "in_features"), (1, "out_features")),
+    "Bilinear": ((0, "in1_features"), (1, "in2_features"), (2, "out_features")),
+    "LazyLinear": ((0, "out_features"),),
+    **{f"Conv{n}d": _CONV_SHAPE for n in (1, 2, 3)},
+    **{f"ConvTranspose{n}d": _CONV_SHAPE for n in (1, 2, 3)},
+    **{f"LazyConv{n}d": ((0, "out_channels"),) for n in (1, 2, 3)},
+    **{f"LazyConvTranspose{n}d": ((0, "out_channels"),) for n in (1, 2, 3)},
+    "Embedding": ((0, "num_embeddings"), (1, "embedding_dim")),
+    "EmbeddingBag": ((0, "num_embeddings"), (1, "embedding_dim")),
+    **{f"BatchNorm{n}d": _NORM_SHAPE for n in (1, 2, 3)},
+    **{f"InstanceNorm{n}d": _NORM_SHAPE for n in (1, 2, 3)},
+    "SyncBatchNorm": _NORM_SHAPE,
+    "LayerNorm": ((0, "normalized_shape"),),
+    "RMSNorm": ((0, "normalized_shape"),),
+    "GroupNorm": ((1, "num_channels"),),
+    "PReLU": ((0, "num_parameters"),),
+    **{name: _RNN_SHAPE for name in ("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell")},
+    "MultiheadAttention": ((0, "embed_dim"), (None, "kdim"), (None, "vdim")),
+    "TransformerEncoderLayer": ((0, "d_model"), (2, "dim_feedforward")),
+    "TransformerDecoderLayer": ((0, "d_model"), (2, "dim_feedforward")),
+}
+# For the project's own Module classes, whose parameters are not read: the first two positional
+# arguments and keywords whose names say they are sizes.
+_PROJECT_SHAPE_POSITIONS = (0, 1)
+_PROJECT_SHAPE_KEYWORDS: FrozenSet[str] = frozenset(
+    (
+        "in_channels out_channels in_dim out_dim dim hidden_size channels in_features out_features "
+        "embed_dim embedding_dim num_features num_channels"
+    ).split()
+)
+# torch factories whose positional arguments are all sizes (inside `nn.Parameter(...)` or a buffer)
+_SIZE_FACTORIES: FrozenSet[str] = frozenset(f"torch.{name}" for name in ("zeros", "ones", "empty", "randn", "rand"))
+# calls that keep a size a size: `int(dim * ratio)`
+_SIZE_FUNCTIONS: FrozenSet[str] = frozenset(("int", "round", "max", "min", "abs"))
+
+
+class _SizeTests:
+    """Which tests of `__init__` compare sizes that also shape layers built in every configuration."""
+
+    def __init__(self, ctx: FileContext, cls: ClassModel, init: MethodModel) -> None:
+        self.ctx = ctx
+        self.cls = cls
+        self.init = init
+        self.shape_atoms: Set[str] = set()
+        body = init.node.body
+        if isinstance(body, cst.IndentedBlock):
+            for stmt in body.body:
+                if isinstance(stmt, cst.SimpleStatementLine):
+                    for small in stmt.body:
+                        self._collect(small)
+
+    # -- what always-built layers are shaped by ---------------------------------------------------
+    def _collect(self, node: cst.CSTNode) -> None:
+        """Shape arguments of every layer built by a statement that runs in every configuration."""
+        if isinstance(node, (cst.IfExp, cst.BooleanOperation, cst.Lambda, cst.FunctionDef, cst.ClassDef)):
+            return  # may not run, or runs later
+        if isinstance(node, cst.Call):
+            for argument in self._shape_arguments(node):
+                self.shape_atoms |= self._atoms(argument, 0)
+        for child in node.children:
+            self._collect(child)
+
+    def _shape_arguments(self, call: cst.Call) -> List[cst.BaseExpression]:
+        func = call.func
+        if (
+            isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Name)
+            and func.value.value == self.init.self_name
+            and func.attr.value in ("register_buffer", "register_parameter")
+        ):
+            return self._factory_sizes(call_arg(call, 1, _REGISTERED_VALUE[func.attr.value]))
+        qualname = self.ctx.qualify(func)
+        if qualname is None:
+            return []
+        if qualname in _PARAMETERS or qualname in _BUFFERS:
+            return self._factory_sizes(call_arg(call, 0, "data"))
+        short = _torch_nn_name(qualname)
+        if short is not None:
+            found = [
+                call_arg(call, position, keyword) if position is not None else _keyword(call, keyword)
+                for position, keyword in SHAPE_ARGUMENTS.get(short, ())
+            ]
+            return [a for a in found if a is not None]
+        if _has_star_args(call) or not self.ctx.index.is_module_class(qualname, self.ctx.summary):
+            return []
+        positional = [a.value for a in call.args if a.keyword is None]
+        sizes = [value for i, value in enumerate(positional) if i in _PROJECT_SHAPE_POSITIONS]
+        sizes.extend(a.value for a in call.args if a.keyword is not None and a.keyword.value in _PROJECT_SHAPE_KEYWORDS)
+        return sizes
+
+    def _factory_sizes(self, tensor: Optional[cst.BaseExpression]) -> List[cst.BaseExpression]:
+        if isinstance(tensor, cst.Call) and self.ctx.qualify(tensor.func) in _SIZE_FACTORIES:
+            return [a.value for a in tensor.args if a.keyword is None and not a.star]
+        if isinstance(tensor, cst.Name):
+            bound = self.init.single_binding(tensor.value)
+            if isinstance(bound, cst.Call):
+                return self._factory_sizes(bound)
+        return []
+
+    def _atoms(self, node: cst.BaseExpression, depth: int) -> Set[str]:
+        """The names a size is computed from: `wide` with `wide = ch * ratio` gives wide, ch, ratio."""
+        if depth > _MAX_DEPTH:
+            return set()
+        if isinstance(node, cst.BinaryOperation):
+            return self._atoms(node.left, depth + 1) | self._atoms(node.right, depth + 1)
+        if isinstance(node, cst.UnaryOperation):
+            return self._atoms(node.expression, depth + 1)
+        if isinstance(node, cst.IfExp):
+            return self._atoms(node.body, depth + 1) | self._atoms(node.orelse, depth + 1)
+        if isinstance(node, (cst.Tuple, cst.List)):
+            atoms: Set[str] = set()
+            for element in node.elements:
+                atoms |= self._atoms(element.value, depth + 1)
+            return atoms
+        if isinstance(node, cst.Call):
+            if isinstance(node.func, cst.Name) and node.func.value in _SIZE_FUNCTIONS:
+                atoms = set()
+                for arg in node.args:
+                    atoms |= self._atoms(arg.value, depth + 1)
+                return atoms
+            return set()
+        text = _text(node)
+        if text is None:
+            return set()
+        atoms = {text}
+        bound = self._single_value(node)
+        if bound is not None:
+            atoms |= self._atoms(bound, depth + 1)
+        return atoms
+
+    def _single_value(self, node: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+        """The value of a local bound once, or of `self.x` set once, in `__init__` and nowhere else."""
+        if isinstance(node, cst.Name):
+            bound = self.init.single_binding(node.value)
+            return bound if isinstance(bound, cst.BaseExpression) else None
+        if (
+            isinstance(node, cst.Attribute)
+            and isinstance(node.value, cst.Name)
+            and node.value.value == self.init.self_name
+        ):
+            stores = self.cls.stores_of(node.attr.value)
+            if len(stores) == 1 and stores[0].method is self.init and not stores[0].frames:
+                return stores[0].value
+        return None
+
+    # -- the tests --------------------------------------------------------------------------------
+    def is_size_test(self, test: cst.BaseExpression, depth: int = 0) -> bool:
+        """`a != b` / `a == b` whose every non-literal side shapes an always-built layer, possibly
+        combined with `and` / `or` / `not`, or a name or `self.x` bound once to such a test."""
+        if depth > _MAX_DEPTH:
+            return False
+        if isinstance(test, cst.BooleanOperation):
+            return self.is_size_test(test.left, depth + 1) and self.is_size_test(test.right, depth + 1)
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            return self.is_size_test(test.expression, depth + 1)
+        if isinstance(test, cst.Comparison):
+            if not all(isinstance(c.operator, (cst.Equal, cst.NotEqual)) for c in test.comparisons):
+                return False
+            operands = [test.left, *(c.comparator for c in test.comparisons)]
+            sides = [o for o in operands if not _is_literal(o) and not is_none(o)]
+            return bool(sides) and all(self._shapes_a_layer(o) for o in sides)
+        bound = self._single_value(test)
+        return bound is not None and self.is_size_test(bound, depth + 1)
+
+    def _shapes_a_layer(self, operand: cst.BaseExpression) -> bool:
+        """Whether the operand, or what it stands for, is a size of an always-built layer."""
+        node: Optional[cst.BaseExpression] = operand
+        for _ in range(_MAX_DEPTH):
+            if node is None:
+                return False
+            text = _text(node)
+            if text is None:
+                return False
+            if text in self.shape_atoms:
+                return True
+            # follow plain aliases only (`self.in_channels = in_channels`): arithmetic would change the size
+            node = self._single_value(node)
+            if node is not None and not isinstance(node, (cst.Name, cst.Attribute)):
+                return False
+        return False
+
+
+def _keyword(call: cst.Call, keyword: str) -> Optional[cst.BaseExpression]:
+    return next((a.value for a in call.args if a.keyword is not None and a.keyword.value == keyword), None)
+
+
+def _text(node: cst.BaseExpression) -> Optional[str]:
+    """`in_ch`, `self.in_channels`, `config.hidden_size`; None for anything else."""
+    return dotted_name(node) if isinstance(node, (cst.Name, cst.Attribute)) else None
 
 
 _SITUATION_ORDER = (ABSENT, NONE, FREE, PLAIN)

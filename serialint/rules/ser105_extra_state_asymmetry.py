@@ -159,7 +159,7 @@ class ExtraStateAsymmetry(Rule):
 
     code = "SER105"
     name = "extra-state-asymmetry"
-    triggers = ("_extra_state",)
+    triggers = ("get_extra_state", "set_extra_state")
     needs_class = True
     summary = "define both get_extra_state and set_extra_state, so that saved extra state is restored"
 

@@ -16,6 +16,7 @@ from serialint.functions import (
 )
 from serialint.model import ClassModel, FileContext, MethodModel
 from serialint.rule import Bad, Expected, Good, Report, Rule
+from serialint.walk import visit
 
 # Calls that create an empty or filled plain container: subscript stores and appends go into it.
 _CONTAINER_FACTORIES = frozenset({"collections.OrderedDict", "collections.defaultdict"})
@@ -330,7 +331,7 @@ def _additions(ctx: FileContext, analysis: FunctionAnalysis, cls: ClassModel, co
         if method.self_name is None:
             continue
         collector = _SubscriptStores(method.self_name, plain)
-        method.node.body.visit(collector)
+        visit(method.node.body, collector)
         for target, value in collector.found:
             label = ctx.module.code_for_node(target)
             attr = target.value.attr.value if isinstance(target.value, cst.Attribute) else label

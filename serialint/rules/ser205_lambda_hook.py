@@ -8,6 +8,7 @@ import libcst as cst
 from serialint.functions import FunctionAnalysis, Scope, function_analysis
 from serialint.model import ClassModel, FileContext, call_arg, decorator_names, dotted_name, param_names
 from serialint.rule import Bad, Expected, Good, Report, Rule
+from serialint.walk import visit
 
 # Module methods that store the callable they are given on the module (in a hooks dict that
 # pickle saves with it). Tensor.register_hook is not here: tensor hooks are dropped on pickling.
@@ -143,9 +144,9 @@ class _ScopeBuilder(cst.CSTVisitor):
     def build(self) -> _Scope:
         node = self.scope.node
         if isinstance(node, cst.FunctionDef):
-            node.body.visit(self)
+            visit(node.body, self)
         else:
-            node.visit(self)
+            visit(node, self)
         return self.scope
 
     def _child(self, child: _Scope) -> None:
@@ -450,7 +451,7 @@ class LambdaHook(Rule):
 
     code = "SER205"
     name = "lambda-hook"
-    triggers = ("hook",)
+    triggers = tuple(sorted(HOOK_REGISTRATIONS))
     summary = "register a module-level def (with functools.partial for bound values) or a bound method as the hook"
 
     bad = (

@@ -11,6 +11,7 @@ from serialint.functions import FunctionAnalysis, LocalFunction, Scope, function
 from serialint.model import ClassModel, FileContext, MethodModel, call_arg, is_none, string_value
 from serialint.pickled import DATALOADERS
 from serialint.rule import Bad, Expected, Good, Report, Rule
+from serialint.walk import visit
 
 POOLS: FrozenSet[str] = frozenset({"multiprocessing.Pool", "multiprocessing.pool.Pool", "torch.multiprocessing.Pool"})
 PROCESS_EXECUTORS: FrozenSet[str] = frozenset(
@@ -144,7 +145,7 @@ class LambdaToWorker(Rule):
 
     code = "SER206"
     name = "lambda-to-worker"
-    triggers = ("DataLoader", "Pool", "Process", "spawn", "start_processes")
+    triggers = ("DataLoader", "Pool", "ProcessPoolExecutor", "Process", "spawn", "start_processes")
     summary = "pass a module-level def (with functools.partial for captured values) to other processes"
 
     bad = (
@@ -379,7 +380,7 @@ def _names_outside_lambdas(expr: cst.BaseExpression) -> Set[str]:
         def visit_Name(self, node: cst.Name) -> None:
             names.add(node.value)
 
-    expr.visit(_Collect())
+    visit(expr, _Collect())
     return names
 
 
@@ -393,7 +394,7 @@ def _contains(expr: cst.CSTNode, target: cst.CSTNode) -> bool:
                 found = True
             return not found
 
-    expr.visit(_Find())
+    visit(expr, _Find())
     return found
 
 

@@ -90,6 +90,7 @@ class WholeObjectSave(Rule):
     fix_applicability = Applicability.UNSAFE
     name = "whole-object-save"
     triggers = ("save", "dump")
+    triggers_called = True
     summary = "save obj.state_dict() instead, and load it into a freshly built object"
 
     bad = (

@@ -79,7 +79,8 @@ class UnsafeLoad(Rule):
     code = "SER302"
     fix_applicability = Applicability.UNSAFE
     name = "unsafe-load"
-    triggers = ("load",)
+    triggers = ("load", "loads")
+    triggers_called = True
     summary = "load with torch.load(..., weights_only=True) and keep checkpoints to state dicts"
 
     bad = (

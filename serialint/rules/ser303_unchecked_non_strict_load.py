@@ -55,6 +55,7 @@ class UncheckedNonStrictLoad(Rule):
     code = "SER303"
     name = "unchecked-non-strict-load"
     triggers = ("load_state_dict",)
+    requires = (("False",),)  # the rule judges only a literal False, passed or bound to a name
     summary = "inspect the returned missing_keys / unexpected_keys of a strict=False load"
 
     bad = (

@@ -81,7 +81,9 @@ class WrapperPrefixedStateDict(Rule):
     code = "SER304"
     fix_applicability = Applicability.UNSAFE
     name = "wrapper-prefixed-state-dict"
-    triggers = ("state_dict",)
+    triggers = ("save", "dump")
+    triggers_called = True
+    requires = (("state_dict",), ("compile", "DataParallel", "DistributedDataParallel"))
     summary = "save the bare module's state_dict(): unwrap with .module / ._orig_mod first"
 
     bad = (
