@@ -19,7 +19,7 @@ import libcst as cst
 from libcst.metadata import CodeRange
 
 from serialint.index import StatementLines, statement_lines
-from serialint.walk import NODE, SEQUENCE, node_kind
+from serialint.walk import NODE, SEQUENCE, TOKEN, node_kind
 
 try:  # the state libcst's own PositionProvider generates code with
     from libcst.metadata.position_provider import PositionProvidingCodegenState
@@ -38,11 +38,11 @@ def _children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     for name in names:
         value = getattr(node, name)
         kind = node_kind(value)
-        if kind == NODE:
+        if kind == NODE or kind == TOKEN:
             yield value
         elif kind == SEQUENCE:
             for item in value:
-                if node_kind(item) == NODE:
+                if node_kind(item) in (NODE, TOKEN):
                     yield item
 
 

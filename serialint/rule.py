@@ -61,7 +61,7 @@ class Report:
     fix: Optional[Fix] = None
 
 
-class _Words:
+class Words:
     """Whole-word occurrences of some identifiers. A plain substring test comes first: most files
     have none of them, and `str.find` is far cheaper than a regular expression."""
 
@@ -76,7 +76,7 @@ class _Words:
 _IMPORT_OPEN = re.compile(r"(?<!\w)import\s*\($")
 
 
-class _CallableUse(_Words):
+class CallableUse(Words):
     """Where code can get hold of a function named by one of the words to call it: a call
     (`load(`, also across lines), an import of it (on one line, continued lines, or in
     parentheses), or a value on the right of `=` (`fn = torch.load`, `loader=pickle.load`)."""
@@ -120,13 +120,13 @@ class Rule:
     # What a file must hold for the rule to be able to report in it, checked before the file is
     # parsed: one of `triggers` as a whole word in its text (the rule matches these identifiers
     # as written, and an import that renames one still spells it); with `triggers_called`, in a
-    # place where code can call it (see `_CallableUse`); a word of each group in `requires`;
+    # place where code can call it (see `CallableUse`); a word of each group in `requires`;
     # and a class statement when `needs_class` is set.
     triggers: ClassVar[Tuple[str, ...]] = ()
     triggers_called: ClassVar[bool] = False
     requires: ClassVar[Tuple[Tuple[str, ...], ...]] = ()
     needs_class: ClassVar[bool] = False
-    _patterns: ClassVar[Optional[Tuple[_Words, ...]]] = None
+    _patterns: ClassVar[Optional[Tuple[Words, ...]]] = None
 
     def check(self, ctx: "FileContext") -> Iterator[Report]:
         raise NotImplementedError
@@ -138,9 +138,9 @@ class Rule:
             return False
         patterns = cls.__dict__.get("_patterns")
         if patterns is None:
-            patterns = tuple(_Words(group) for group in cls.requires)
+            patterns = tuple(Words(group) for group in cls.requires)
             if cls.triggers:
-                trigger = _CallableUse(cls.triggers) if cls.triggers_called else _Words(cls.triggers)
+                trigger = CallableUse(cls.triggers) if cls.triggers_called else Words(cls.triggers)
                 patterns = (trigger, *patterns)
             cls._patterns = patterns
         return all(pattern.search(text) for pattern in patterns)

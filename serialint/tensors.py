@@ -29,7 +29,7 @@ import libcst as cst
 
 from serialint.index import MODULE_ROOTS, is_torch_module_name
 from serialint.model import ClassModel, FileContext, MethodModel, call_arg, dotted_name, is_name, is_none, string_value
-from serialint.walk import NODE, SEQUENCE, WHITESPACE_NODE, node_kind
+from serialint.walk import NODE, SEQUENCE, TOKEN, WHITESPACE_NODE, node_kind
 
 # torch functions that build a new tensor whatever their arguments are: the values do not come
 # from another tensor's data (`zeros_like(x)` copies only the shape).
@@ -1023,10 +1023,10 @@ def walk(root: cst.CSTNode) -> Iterator[Walked]:
         for field_name in names:
             value = getattr(node, field_name)
             found = node_kind(value)
-            if found == NODE or found == WHITESPACE_NODE:
+            if found in (NODE, TOKEN, WHITESPACE_NODE):
                 children.append((value, node, field_name))
             elif found == SEQUENCE:
-                children.extend((item, node, field_name) for item in value if node_kind(item) in (NODE, WHITESPACE_NODE))
+                children.extend((item, node, field_name) for item in value if node_kind(item) in (NODE, TOKEN, WHITESPACE_NODE))
         stack.extend(reversed(children))
 
 

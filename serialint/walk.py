@@ -4,7 +4,7 @@ libcst's own traversal rebuilds and re-validates every node it passes, even for 
 changes nothing, and asks the visitor about every field on the way: that is most of the cost of
 a walk. `visit` calls the same `visit_<Node>` / `leave_<Node>` methods in the same order, reading
 each node's children straight from its fields, in the order libcst visits them. Whitespace and
-comments are not entered unless the visitor has a method for them.
+comments, operators and brackets are not entered unless the visitor has a method for them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import dataclasses
 from typing import Callable, Dict, List, Optional, Tuple
 
 import libcst as cst
+import libcst._nodes.op as libcst_op
 
 _WHITESPACE: Tuple[type, ...] = (
     cst.SimpleWhitespace,
@@ -25,7 +26,20 @@ _WHITESPACE: Tuple[type, ...] = (
 
 # What a field value is, by its exact type: `isinstance` against libcst's abstract node classes
 # goes through `ABCMeta.__instancecheck__`, which costs more than the walk itself
-OTHER, NODE, WHITESPACE_NODE, SEQUENCE = range(4)
+OTHER, NODE, WHITESPACE_NODE, SEQUENCE, TOKEN = range(5)
+# operators and brackets: nodes that hold nothing but whitespace
+_TOKENS: Tuple[type, ...] = tuple(
+    value
+    for value in vars(libcst_op).values()
+    if isinstance(value, type) and issubclass(value, cst.CSTNode) and value.__module__ == libcst_op.__name__
+) + (
+    cst.LeftParen,
+    cst.RightParen,
+    cst.LeftSquareBracket,
+    cst.RightSquareBracket,
+    cst.LeftCurlyBrace,
+    cst.RightCurlyBrace,
+)
 _KINDS: Dict[type, int] = {}
 
 
@@ -38,6 +52,8 @@ def node_kind(value: object) -> int:
 def _kind(kind: type) -> int:
     if issubclass(kind, _WHITESPACE):
         found = WHITESPACE_NODE
+    elif issubclass(kind, _TOKENS):
+        found = TOKEN
     elif issubclass(kind, cst.CSTNode):
         found = NODE
     elif issubclass(kind, (tuple, list)):
@@ -117,6 +133,9 @@ class _Dispatch:
         hooks = {"on_visit", "on_leave", "on_visit_attribute", "on_leave_attribute"}
         self.custom = bool(hooks & own) or any(_is_attribute_hook(name) for name in own)
         self.prune = not any(f"{prefix}_{kind.__name__}" in own for kind in _WHITESPACE for prefix in ("visit", "leave"))
+        self.prune_tokens = not any(
+            f"{prefix}_{kind.__name__}" in own for kind in _TOKENS for prefix in ("visit", "leave")
+        )
         self.visitor_class = visitor_class
         self.methods: Dict[type, Tuple[Method, Method]] = {}
 
@@ -144,10 +163,10 @@ def visit(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
     if dispatch.custom:
         node.visit(visitor)
         return
-    _visit(node, visitor, dispatch, dispatch.prune)
+    _visit(node, visitor, dispatch, dispatch.prune, dispatch.prune_tokens)
 
 
-def _visit(root: cst.CSTNode, visitor: cst.CSTVisitor, dispatch: _Dispatch, prune: bool) -> None:
+def _visit(root: cst.CSTNode, visitor: cst.CSTVisitor, dispatch: _Dispatch, prune: bool, prune_tokens: bool) -> None:
     # an explicit stack: a chain of a thousand `+` is as deep as the tree gets, and Python's
     # recursion limit must not decide whether a file can be linted
     stack: List[Tuple[cst.CSTNode, bool]] = [(root, False)]
@@ -167,14 +186,14 @@ def _visit(root: cst.CSTNode, visitor: cst.CSTVisitor, dispatch: _Dispatch, prun
             kind = _KINDS.get(type(value))
             if kind is None:
                 kind = _kind(type(value))
-            if kind == NODE or (kind == WHITESPACE_NODE and not prune):
+            if kind == NODE or (kind == WHITESPACE_NODE and not prune) or (kind == TOKEN and not prune_tokens):
                 children.append((value, False))
             elif kind == SEQUENCE:
                 for item in value:
                     kind = _KINDS.get(type(item))
                     if kind is None:
                         kind = _kind(type(item))
-                    if kind == NODE or (kind == WHITESPACE_NODE and not prune):
+                    if kind == NODE or (kind == WHITESPACE_NODE and not prune) or (kind == TOKEN and not prune_tokens):
                         children.append((item, False))
         children.reverse()
         stack.extend(children)

@@ -1,17 +1,22 @@
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 import libcst as cst
 
 from serialint.flow import CallUse, file_flow, source_text
 from serialint.model import FileContext, call_arg
-from serialint.rule import Bad, Expected, Good, Report, Rule
+from serialint.rule import Bad, Expected, Good, Report, Rule, Words
 
 _WHY = (
     "torch raises and warns nothing even when no key matches (e.g. every key prefixed \"module.\"), "
     "so nothing may have been loaded; check its missing_keys and unexpected_keys"
 )
+
+
+_STRICT = Words(("strict",))
+_SECOND_ARGUMENT = re.compile(r"(?<!\w)load_state_dict\s*\((?:[^(),]|\((?:[^()]|\([^()]*\))*\))*,")
 
 
 class UncheckedNonStrictLoad(Rule):
@@ -56,6 +61,13 @@ class UncheckedNonStrictLoad(Rule):
     name = "unchecked-non-strict-load"
     triggers = ("load_state_dict",)
     requires = (("False",),)  # the rule judges only a literal False, passed or bound to a name
+
+    @classmethod
+    def may_report(cls, text: str, has_class: bool) -> bool:
+        # `strict` is named, or given second: a call with a comma in its parentheses
+        return super().may_report(text, has_class) and (
+            _STRICT.search(text) or _SECOND_ARGUMENT.search(text) is not None
+        )
     summary = "inspect the returned missing_keys / unexpected_keys of a strict=False load"
 
     bad = (
