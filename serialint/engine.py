@@ -487,6 +487,25 @@ def _lint_task(state: _RunState, position: int) -> Tuple[FileResult, Optional[Li
     return _lint_one(state, state.sources[position])
 
 
+def _cached_result(
+    cache: Optional[ResultCache],
+    source: SourceFile,
+    position: int,
+    linter: Linter,
+    project: Project,
+    keys: Dict[int, str],
+) -> Optional[FileResult]:
+    """The file's cached result, if the cache holds a valid one; records its key in `keys`."""
+    if cache is None or source.from_stdin:
+        return None
+    from serialint.cache import result_key
+
+    keys[position] = result_key(source, linter)
+    hit = cache.result(source, keys[position], project.index, project.pickled)
+    (cache.hits if hit is not None else cache.misses).append(source.path)
+    return hit
+
+
 def lint_sources(
     sources: Sequence[SourceFile],
     resolver: ConfigResolver,
@@ -510,16 +529,10 @@ def lint_sources(
     for position, source in enumerate(sources):
         if source.error is not None:
             continue
-        if cache is not None and not source.from_stdin:
-            from serialint.cache import result_key
-
-            keys[position] = result_key(source, linter)
-            hit = cache.result(source, keys[position], project.index, project.pickled)
-            if hit is not None:
-                cache.hits.append(source.path)
-                results[position] = hit
-                continue
-            cache.misses.append(source.path)
+        hit = _cached_result(cache, source, position, linter, project, keys)
+        if hit is not None:
+            results[position] = hit
+            continue
         pending.append(position)
     if pending:
         linter.load_rules()
@@ -625,20 +638,13 @@ def fix_sources(
     for position, source in enumerate(sources):
         if source.error is not None:
             continue
-        if cache is not None and not source.from_stdin:
-            from serialint.cache import result_key
-
-            keys[position] = result_key(source, linter)
-            hit = cache.result(source, keys[position], project.index, project.pickled)
-            if hit is not None:
-                cache.hits.append(source.path)
-                if hit.errors or not any(applicable(f.fix, unsafe) for f in hit.findings):
-                    assert source.text is not None
-                    outcomes[position] = FixOutcome(source.path, source.text, source.text, {}, hit.findings, None)
-                    continue
-                first[position] = hit
-            else:
-                cache.misses.append(source.path)
+        hit = _cached_result(cache, source, position, linter, project, keys)
+        if hit is not None:
+            if hit.errors or not any(applicable(f.fix, unsafe) for f in hit.findings):
+                assert source.text is not None
+                outcomes[position] = FixOutcome(source.path, source.text, source.text, {}, hit.findings, None)
+                continue
+            first[position] = hit
         pending.append(position)
     if pending:
         linter.load_rules()

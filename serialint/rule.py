@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, ClassVar, Dict, Iterator, Optional, Sequence, 
 
 import libcst as cst
 
+from serialint.catalog import doc_sections
 from serialint.findings import Applicability, Fix, Severity
 
 if TYPE_CHECKING:
@@ -153,17 +154,4 @@ class Rule:
     @classmethod
     def doc_sections(cls) -> Dict[str, str]:
         """The docstring split into its headed sections (`## What it does`, …)."""
-        sections: Dict[str, str] = {}
-        current: Optional[str] = None
-        lines: list = []
-        for line in cls.documentation().splitlines():
-            match = re.match(r"^##\s+(.*?)\s*$", line)
-            if match:
-                if current is not None:
-                    sections[current] = "\n".join(lines).strip()
-                current, lines = match.group(1), []
-            elif current is not None:
-                lines.append(line)
-        if current is not None:
-            sections[current] = "\n".join(lines).strip()
-        return sections
+        return doc_sections(cls.documentation())
