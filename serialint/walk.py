@@ -13,7 +13,7 @@ import dataclasses
 from typing import Callable, Dict, List, Optional, Tuple
 
 import libcst as cst
-import libcst._nodes.op as libcst_op
+import libcst._nodes.op as libcst_op  # where libcst keeps its operator tokens
 
 _WHITESPACE: Tuple[type, ...] = (
     cst.SimpleWhitespace,
@@ -31,7 +31,10 @@ OTHER, NODE, WHITESPACE_NODE, SEQUENCE, TOKEN = range(5)
 _TOKENS: Tuple[type, ...] = tuple(
     value
     for value in vars(libcst_op).values()
-    if isinstance(value, type) and issubclass(value, cst.CSTNode) and value.__module__ == libcst_op.__name__
+    if isinstance(value, type)
+    and issubclass(value, cst.CSTNode)
+    and value.__module__ == libcst_op.__name__
+    and all(f.name == "value" or "whitespace" in f.name for f in dataclasses.fields(value))
 ) + (
     cst.LeftParen,
     cst.RightParen,
