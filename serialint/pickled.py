@@ -124,8 +124,7 @@ def pickled_class_refs(tree: ast.Module, summary: FileSummary, text: Optional[st
         for node in nodes:
             if not isinstance(node, ast.Call):
                 continue
-            dotted = dotted_ast_name(node.func)
-            qualified = summary.qualify_dotted(dotted) if dotted else None
+            qualified = _qualified_callee(node, summary)
             if qualified in PICKLING_CALLS:
                 payload = node.args[0] if node.args else _keyword(node, "obj")
             elif qualified in DATALOADERS and may_start_workers(node):
